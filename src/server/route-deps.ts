@@ -1,0 +1,21 @@
+/** What routes may call: services only (CONVENTIONS.md: routes are thin). */
+import type { Database } from '../store/database.js';
+import type { AuthService } from '../services/auth.service.js';
+import type { ConfigService } from '../services/config.service.js';
+import type { DirectoryService } from '../services/directory.service.js';
+import type { UsersService } from '../services/users.service.js';
+import type { Metrics } from './metrics.js';
+import type { WebSocketHub } from './websocket.js';
+
+export interface RouteDeps {
+  database: Database;
+  auth: AuthService;
+  users: UsersService;
+  config: ConfigService;
+  directory: DirectoryService;
+  metrics: Metrics;
+  hub: WebSocketHub;
+  nodeId: string;
+  version: string;
+  publicUrl: string;
+}

@@ -1,0 +1,9 @@
+/** Numbered migrations, applied in order. A landed migration is never edited: add the next one. */
+import * as m001 from './001-initial.js';
+
+export interface MigrationScript {
+  name: string;
+  up: string;
+}
+
+export const MIGRATIONS: readonly MigrationScript[] = [m001];

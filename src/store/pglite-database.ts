@@ -1,0 +1,101 @@
+/**
+ * Embedded PostgreSQL (PGlite, WASM) behind Kysely's own PostgresDialect. PGlite is one
+ * connection, so the "pool" hands it out to one borrower at a time: a transaction holds it from
+ * BEGIN to COMMIT and nothing else interleaves (which is also what makes `FOR UPDATE` and
+ * advisory locks meaningful here).
+ */
+import { mkdir } from 'node:fs/promises';
+import { PGlite, types } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
+import { withTimeout, type Database } from './database.js';
+import type { DB } from './schema.js';
+
+/** A FIFO mutex: `acquire()` resolves with the function that releases it. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  acquire(): Promise<() => void> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => (release = resolve));
+    const ready = this.tail.then(() => release);
+    this.tail = this.tail.then(() => next);
+    return ready;
+  }
+}
+
+function commandOf(sqlText: string): PostgresQueryResult<unknown>['command'] {
+  // Kysely reads numAffectedRows only for these commands; a SELECT (or WITH … SELECT) has none.
+  const m = /^\s*(insert|update|delete|merge)\b/i.exec(sqlText) ?? /\)\s*(insert|update|delete|merge)\b/i.exec(sqlText);
+  return (m?.[1]?.toUpperCase() as PostgresQueryResult<unknown>['command'] | undefined) ?? 'SELECT';
+}
+
+class PGlitePool implements PostgresPool {
+  private readonly mutex = new Mutex();
+  constructor(private readonly pg: PGlite) {}
+
+  async connect(): Promise<PostgresPoolClient> {
+    const release = await this.mutex.acquire();
+    const pg = this.pg;
+    let released = false;
+    const client = {
+      async query<R>(sqlText: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>> {
+        if (parameters.length === 0 && sqlText.includes(';')) {
+          const results = await pg.exec(sqlText);
+          const last = results[results.length - 1];
+          return { command: commandOf(sqlText), rowCount: last?.affectedRows ?? 0, rows: (last?.rows ?? []) as R[] };
+        }
+        const res = await pg.query<R>(sqlText, parameters as unknown[]);
+        return { command: commandOf(sqlText), rowCount: res.affectedRows ?? res.rows.length, rows: res.rows };
+      },
+      release(): void {
+        if (released) return;
+        released = true;
+        release();
+      },
+    };
+    return client as PostgresPoolClient;
+  }
+
+  async end(): Promise<void> {
+    // Closed by PGliteDatabase.close(), after Kysely lets go.
+  }
+}
+
+export class PGliteDatabase implements Database {
+  readonly kind = 'pglite' as const;
+  readonly db: Kysely<DB>;
+  private readonly pool: PGlitePool;
+
+  private constructor(private readonly pg: PGlite) {
+    this.pool = new PGlitePool(pg);
+    this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: this.pool }) });
+  }
+
+  /** Opens (creating when new) the database in `dir`; `undefined` keeps it in memory (tests). */
+  static async open(dir: string | undefined): Promise<PGliteDatabase> {
+    if (dir) await mkdir(dir, { recursive: true });
+    const pg = new PGlite(dir, {
+      // int8 ids and counts fit in a double for any realistic contact center (< 2^53).
+      parsers: { [types.INT8]: (v: string) => Number(v) },
+    });
+    await pg.waitReady;
+    return new PGliteDatabase(pg);
+  }
+
+  async exec(script: string): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await this.pg.exec(script);
+    } finally {
+      client.release();
+    }
+  }
+
+  async ping(timeoutMs = 2000): Promise<void> {
+    await withTimeout(this.pg.query('select 1'), timeoutMs, 'the embedded database did not answer');
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+    if (!this.pg.closed) await this.pg.close();
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The repositories, bound either to the database or to one transaction. Services call
+ * `store.transaction(async (r) => …)` for anything that must commit together.
+ */
+import type { Kysely } from 'kysely';
+import { AuditRepository } from './audit.repository.js';
+import { AuthRepository } from './auth.repository.js';
+import { ConfigRepository } from './config.repository.js';
+import type { Database } from './database.js';
+import type { DB } from './schema.js';
+import { UserRepository } from './user.repository.js';
+
+export interface Repos {
+  users: UserRepository;
+  auth: AuthRepository;
+  config: ConfigRepository;
+  audit: AuditRepository;
+}
+
+export function createRepos(db: Kysely<DB>): Repos {
+  return {
+    users: new UserRepository(db),
+    auth: new AuthRepository(db),
+    config: new ConfigRepository(db),
+    audit: new AuditRepository(db),
+  };
+}
+
+export class Store {
+  readonly repos: Repos;
+
+  constructor(readonly database: Database) {
+    this.repos = createRepos(database.db);
+  }
+
+  get db(): Kysely<DB> {
+    return this.database.db;
+  }
+
+  transaction<T>(fn: (r: Repos, tx: Kysely<DB>) => Promise<T>): Promise<T> {
+    return this.database.db.transaction().execute((tx) => fn(createRepos(tx), tx));
+  }
+}

@@ -1,0 +1,110 @@
+/** Repository and migration tests, run alike against embedded PGlite and the PostgreSQL server. */
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrate } from '../../src/store/migrate.js';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { PostgresDatabase } from '../../src/store/postgres-database.js';
+import { Store } from '../../src/store/store.js';
+import { createPgDatabase, DATABASE_KINDS, openTestDatabase, type TestDatabase } from '../helpers/databases.js';
+
+describe.each(DATABASE_KINDS)('store on %s', (kind) => {
+  let t: TestDatabase;
+  let store: Store;
+
+  beforeAll(async () => {
+    t = await openTestDatabase(kind);
+    store = new Store(t.database);
+  });
+  afterAll(async () => t?.close());
+
+  it('migrations are recorded and a second run applies nothing', async () => {
+    const again = await migrate(t.database);
+    expect(again.applied).toEqual([]);
+    const rows = await sql<{ name: string }>`select name from mailroom_migrations order by name`.execute(t.database.db);
+    expect(rows.rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
+  });
+
+  it('creates users with roles, skills and languages, found by login case-insensitively', async () => {
+    const id = await store.transaction(async (r) => {
+      const uid = await r.users.insert({ login: 'Alice', name: 'Alice M', email: 'a@example.com', passwordHash: 'h', passwordFp: null, capacity: 4, managedByConfig: true });
+      await r.users.setRoles(uid, ['agent', 'supervisor']);
+      await r.users.setSkills(uid, { billing: 7, tech: 2 });
+      await r.users.setLanguages(uid, { en: 10 });
+      return uid;
+    });
+    const u = await store.repos.users.findByLogin('alice');
+    expect(u).toMatchObject({ id, login: 'Alice', capacity: 4, roles: ['agent', 'supervisor'], skills: { billing: 7, tech: 2 }, languages: { en: 10 }, state: 'offline' });
+    expect(await store.repos.users.countWithRole('supervisor')).toBe(1);
+  });
+
+  it('refuses a second live user with the same login, and levels outside 1–10', async () => {
+    await expect(store.repos.users.insert({ login: 'ALICE', name: 'x', email: null, passwordHash: null, passwordFp: null, capacity: 1, managedByConfig: false })).rejects.toThrow();
+    const u = (await store.repos.users.findByLogin('alice'))!;
+    await expect(store.repos.users.setSkills(u.id, { billing: 11 })).rejects.toThrow();
+  });
+
+  it('stores every agent state change in the history with its reason and actor', async () => {
+    const u = (await store.repos.users.findByLogin('alice'))!;
+    await store.transaction((r) => r.users.setState(u.id, 'available', null, 'alice'));
+    await store.transaction((r) => r.users.setState(u.id, 'paused', 'lunch', 'alice'));
+    expect(await store.transaction((r) => r.users.setState(u.id, 'paused', 'lunch', 'alice'))).toBeUndefined();
+    const history = await store.repos.users.stateHistory(u.id);
+    expect(history.map((h) => [h.state, h.reason, h.actor, h.ended_at === null])).toEqual([
+      ['paused', 'lunch', 'alice', true],
+      ['available', null, 'alice', false],
+    ]);
+    expect((await store.repos.users.findById(u.id))!.state_reason).toBe('lunch');
+  });
+
+  it('sessions expire and tokens are found by hash until revoked', async () => {
+    const u = (await store.repos.users.findByLogin('alice'))!;
+    await store.repos.auth.createSession({ idHash: 'live', userId: u.id, csrfToken: 'c', expiresAt: new Date(Date.now() + 60_000) });
+    await store.repos.auth.createSession({ idHash: 'dead', userId: u.id, csrfToken: 'c', expiresAt: new Date(Date.now() - 1) });
+    expect(await store.repos.auth.findSession('live')).toBeDefined();
+    expect(await store.repos.auth.findSession('dead')).toBeUndefined();
+    expect(await store.repos.auth.deleteExpiredSessions()).toBe(1);
+    const t1 = await store.repos.auth.createToken({ userId: u.id, name: 'ci', tokenHash: 'hash1' });
+    expect((await store.repos.auth.findToken('hash1'))?.id).toBe(t1.id);
+    expect(await store.repos.auth.revokeToken(u.id, t1.id)).toBe(true);
+    expect(await store.repos.auth.findToken('hash1')).toBeUndefined();
+  });
+
+  it('a failed transaction leaves nothing behind', async () => {
+    await expect(
+      store.transaction(async (r) => {
+        await r.users.insert({ login: 'ghost', name: 'g', email: null, passwordHash: null, passwordFp: null, capacity: 1, managedByConfig: false });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await store.repos.users.findByLogin('ghost')).toBeUndefined();
+  });
+
+  it('bytea round-trips byte for byte', async () => {
+    const bytes = new Uint8Array(256).map((_, i) => i);
+    const u = (await store.repos.users.findByLogin('alice'))!;
+    const sid = await store.repos.config.insertSender({ name: 's', type: 'smtp', spec: {}, secretsEnc: null });
+    const qid = await store.repos.config.insertQueue({ name: 'q', senderId: sid, spec: {} });
+    const conv = await store.db.insertInto('conversations').values({ queue_id: qid, customer_address: 'c@example.com', reply_token: 'tok' }).returning('id').executeTakeFirstOrThrow();
+    const m = await store.db
+      .insertInto('messages')
+      .values({ conversation_id: conv.id, direction: 'inbound', to_addrs: '[]', cc_addrs: '[]', raw: bytes, raw_sha256: 'x', size: 256, author_id: u.id })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    const back = await store.db.selectFrom('messages').select('raw').where('id', '=', m.id).executeTakeFirstOrThrow();
+    expect(Buffer.from(back.raw).equals(Buffer.from(bytes))).toBe(true);
+  });
+});
+
+describe('migrations on a PostgreSQL server', () => {
+  it('several nodes migrating at once apply each migration exactly once', async () => {
+    const created = await createPgDatabase();
+    const nodes = Array.from({ length: 4 }, () => new PostgresDatabase({ url: created.url }));
+    try {
+      const results = await Promise.all(nodes.map((n) => migrate(n)));
+      expect(results.flatMap((r) => r.applied)).toEqual(MIGRATIONS.map((m) => m.name));
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+      await created.drop();
+    }
+  });
+});
