@@ -13,7 +13,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { registerAuthHook } from './auth-hook.js';
-import { registerErrorHandling } from './error-handler.js';
+import { registerErrorHandling, registerNotFound } from './error-handler.js';
 import type { RouteDeps } from './route-deps.js';
 import { configRoutes, YAML_TYPES } from './routes/config.routes.js';
 import { directoryRoutes } from './routes/directory.routes.js';
@@ -93,15 +93,8 @@ export async function buildApp(deps: RouteDeps, opts: AppOptions): Promise<Fasti
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  if (opts.webRoot && existsSync(path.join(opts.webRoot, 'index.html'))) {
-    await app.register(fastifyStatic, { root: opts.webRoot, wildcard: false, index: 'index.html' });
-    // Client-side routes (/conversations/12) load the app; unknown /api paths stay JSON 404s.
-    app.setNotFoundHandler((request, reply) => {
-      if (request.method === 'GET' && !request.url.startsWith('/api/') && (request.headers.accept ?? '').includes('text/html')) {
-        return reply.sendFile('index.html');
-      }
-      return reply.status(404).send({ error: { code: 'NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}`, hint: 'See /api/v1/openapi.json for the routes.' } });
-    });
-  }
+  const serveWeb = Boolean(opts.webRoot && existsSync(path.join(opts.webRoot, 'index.html')));
+  if (serveWeb) await app.register(fastifyStatic, { root: opts.webRoot!, wildcard: false, index: 'index.html' });
+  registerNotFound(app, serveWeb);
   return app;
 }

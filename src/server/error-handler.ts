@@ -83,8 +83,18 @@ export function registerErrorHandling(app: FastifyInstance): void {
       ),
     );
   });
+}
+
+/**
+ * Unknown routes: a JSON 404 for the API; with the web app served, browser navigations to
+ * client-side routes (/conversations/12) get index.html.
+ */
+export function registerNotFound(app: FastifyInstance, serveIndex: boolean): void {
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(
+    if (serveIndex && request.method === 'GET' && !request.url.startsWith('/api/') && (request.headers.accept ?? '').includes('text/html')) {
+      return reply.sendFile('index.html');
+    }
+    return reply.status(404).send(
       errorBody(new AppError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`, { status: 404, hint: 'See /api/v1/openapi.json for the routes.' })),
     );
   });

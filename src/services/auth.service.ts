@@ -67,16 +67,14 @@ export class AuthService {
   }
 
   /**
-   * Ends a session. API.md: the agent's state holds until changed or the user logs out, so
-   * the last session's logout sets the agent offline.
+   * Ends a session. API.md: the agent's state holds until changed or the user logs out, so a
+   * logout sets the agent offline (signing off on one device signs the agent off).
    */
   async logout(sessionId: string, actor: Actor): Promise<void> {
     const idHash = hashSecret(sessionId);
     const session = await this.deps.store.repos.auth.findSession(idHash);
     await this.deps.store.repos.auth.deleteSession(idHash);
-    if (session && (await this.deps.store.repos.auth.countSessions(session.user_id)) === 0) {
-      await this.deps.users.setState(session.user_id, 'offline', null, actor);
-    }
+    if (session) await this.deps.users.setState(session.user_id, 'offline', null, actor);
   }
 
   async fromSession(sessionId: string): Promise<Authenticated | null> {

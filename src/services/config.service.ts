@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { hashPassword } from '../auth/password.js';
 import type { SecretBox } from '../auth/secret-box.js';
 import { configInvalid, validateConfig, type KnownNames } from '../config/load.js';
-import { configFileSchema, type ConfigFile } from '../config/schema.js';
+import { configFileSchema, DEFAULT_PAUSE_REASONS, type ConfigFile } from '../config/schema.js';
 import type { ErrorDetail } from '../domain/errors.js';
 import type { EventBus } from '../domain/events.js';
 import type { Actor } from '../domain/types.js';
@@ -99,7 +99,9 @@ export class ConfigService {
         await applySpecSection(ctx, senderSection, config.senders);
         await applySpecSection(ctx, queueSection, config.queues);
         await applySpecSection(ctx, mailboxSection, config.mailboxes);
-        await applyPauseReasons(ctx, config.pause_reasons, prune);
+        // API.md: pause reasons default to the built-in list when the file has none; a pruning
+        // apply of such a file therefore resets them to the defaults rather than deleting all.
+        await applyPauseReasons(ctx, config.pause_reasons ?? (prune ? DEFAULT_PAUSE_REASONS : undefined), prune);
         await applyUsers(ctx, config.users, prepared);
         if (prune) {
           await pruneUsers(ctx, new Set((config.users ?? []).map((u) => u.login.toLowerCase())), actor.userId, warnings);

@@ -130,9 +130,12 @@ export class UsersService {
     return user;
   }
 
-  /** Agents (users with the agent role, offline ones too) for the supervisor view. */
+  /**
+   * Agents for the supervisor view, offline ones too. Every role includes the agent's (API.md
+   * "Roles"), so every user can take conversations once available: all users are listed.
+   */
   async listAgents(afterId: number, limit: number): Promise<{ items: (AgentView & { id: number })[]; more: boolean }> {
-    const rows = await this.deps.store.repos.users.listPageWithRole('agent', afterId, limit + 1);
+    const rows = await this.deps.store.repos.users.listPage(afterId, limit + 1);
     const page = rows.slice(0, limit);
     const loads = await this.loads(page.map((u) => u.id));
     return {

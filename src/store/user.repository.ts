@@ -60,14 +60,13 @@ export class UserRepository {
     return this.withDetails(rows);
   }
 
-  /** Users holding `role` directly, one page ordered by id. */
-  async listPageWithRole(role: Role, afterId: number, limit: number): Promise<UserRecord[]> {
+  /** Users, one page ordered by id. */
+  async listPage(afterId: number, limit: number): Promise<UserRecord[]> {
     const rows = await this.db
       .selectFrom('users')
       .selectAll()
       .where('deleted_at', 'is', null)
       .where('id', '>', afterId)
-      .where('id', 'in', this.db.selectFrom('user_roles').select('user_id').where('role', '=', role))
       .orderBy('id')
       .limit(limit)
       .execute();

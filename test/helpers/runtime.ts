@@ -24,6 +24,8 @@ export interface TestRuntime {
 
 export interface StartOptions {
   env?: Record<string, string>;
+  /** Serve the built web app (dist/web, built by `npm test` before the tests run). */
+  web?: boolean;
   /** Reuse a data folder / database from an earlier runtime (restart). */
   reuse?: { dataDir: string; databaseUrl?: string; secretKey: string };
 }
@@ -62,6 +64,7 @@ export async function startRuntime(kind: DatabaseKind, opts: StartOptions = {}):
     env,
     logger: createLogger({ level: settings.logLevel, destination }),
     print: (line) => printed.push(line),
+    ...(opts.web ? { webRoot: path.resolve('dist/web') } : {}),
   });
   const self: TestRuntime = {
     runtime,
@@ -77,7 +80,7 @@ export async function startRuntime(kind: DatabaseKind, opts: StartOptions = {}):
     },
     async restart() {
       await runtime.close();
-      return startRuntime(kind, { env: opts.env ?? {}, reuse: { dataDir, secretKey, ...(databaseUrl ? { databaseUrl } : {}) } });
+      return startRuntime(kind, { env: opts.env ?? {}, ...(opts.web ? { web: true } : {}), reuse: { dataDir, secretKey, ...(databaseUrl ? { databaseUrl } : {}) } });
     },
   };
   return self;
