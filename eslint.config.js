@@ -36,7 +36,12 @@ export default tseslint.config(
     rules: restrict([...layer('store'), ...layer('connectors'), ...layer('server'), ...layer('services'), ...layer('cli')], noIo, 'ingest/ is pure: raw bytes in, decisions out (CONVENTIONS.md).'),
   },
   {
-    files: ['src/store/**/*.ts', 'src/connectors/**/*.ts', 'src/auth/**/*.ts', 'src/config/**/*.ts'],
+    files: ['src/store/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: restrict([...layer('connectors'), ...layer('services'), ...layer('server'), ...layer('cli'), ...layer('routing'), ...layer('ingest')], [], 'store/ is dumb SQL in, rows out: it imports domain/ and its own files only (CONVENTIONS.md).'),
+  },
+  {
+    files: ['src/connectors/**/*.ts', 'src/auth/**/*.ts', 'src/config/**/*.ts'],
     ignores: ['**/*.test.ts'],
     rules: restrict([...layer('services'), ...layer('server'), ...layer('cli')], [], 'store/, connectors/, auth/ and config/ never reach up into services/, server/ or cli/ (CONVENTIONS.md).'),
   },

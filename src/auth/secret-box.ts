@@ -111,6 +111,16 @@ export class SecretBox {
     return `${this.current.id}:${createHmac('sha256', this.current.key).update(`${purpose}\0${value}`).digest('base64url')}`;
   }
 
+  /**
+   * Keys for another purpose (the reply-token HMAC), derived from every loaded key, the current
+   * one first: rotating the secret key rotates these too, and old ones still verify.
+   */
+  deriveKeys(purpose: string): Buffer[] {
+    const current = createHmac('sha256', this.current.key).update(`mailroom derive ${purpose}`).digest();
+    const others = [...this.byId].filter(([id]) => id !== this.current.id).map(([, key]) => createHmac('sha256', key).update(`mailroom derive ${purpose}`).digest());
+    return [current, ...others];
+  }
+
   fingerprintMatches(stored: string | null, purpose: string, value: string): boolean {
     if (!stored) return false;
     const a = Buffer.from(stored);

@@ -9,7 +9,9 @@ import type { Role } from './types.js';
 export type Audience =
   | { kind: 'all' }
   | { kind: 'users'; userIds: number[] }
-  | { kind: 'roles'; roles: Role[] };
+  | { kind: 'roles'; roles: Role[] }
+  /** These users, and everyone holding one of these roles (e.g. the agent and the supervisors). */
+  | { kind: 'some'; userIds: number[]; roles: Role[] };
 
 export interface DomainEvent<T = unknown> {
   type: string;

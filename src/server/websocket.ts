@@ -19,6 +19,7 @@ export function inAudience(event: DomainEvent, p: Principal): boolean {
   const a = event.audience;
   if (a.kind === 'all') return true;
   if (a.kind === 'users') return p.userId !== null && a.userIds.includes(p.userId);
+  if (a.kind === 'some' && p.userId !== null && a.userIds.includes(p.userId)) return true;
   const roles = effectiveRoles(p.roles);
   return a.roles.some((r) => roles.has(r));
 }

@@ -92,6 +92,10 @@ export class UsersService {
     return user;
   }
 
+  listAll(): Promise<UserRecord[]> {
+    return this.deps.store.repos.users.listAll();
+  }
+
   async findByLogin(login: string): Promise<UserRecord> {
     const user = await this.deps.store.repos.users.findByLogin(login);
     if (!user) throw notFound(`The user "${login}"`);
@@ -118,13 +122,8 @@ export class UsersService {
     if (changedAt) {
       this.deps.bus.publish(
         'agent.state',
-        { login: user.login, state: user.state, reason: user.state_reason, since: user.state_since.toISOString() },
-        { kind: 'users', userIds: [user.id] },
-      );
-      this.deps.bus.publish(
-        'agent.state',
-        { login: user.login, state: user.state, reason: user.state_reason, since: user.state_since.toISOString() },
-        { kind: 'roles', roles: ['supervisor'] },
+        { id: user.id, login: user.login, state: user.state, reason: user.state_reason, since: user.state_since.toISOString(), by: actor.login },
+        { kind: 'some', userIds: [user.id], roles: ['supervisor'] },
       );
     }
     return user;

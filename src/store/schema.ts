@@ -164,7 +164,6 @@ export interface ConversationsTable {
   assignee_id: number | null;
   last_agent_id: number | null;
   last_agent_at: NullableTimestamp;
-  reply_token: string;
   received_at: Generated<Date>;
   queued_at: Generated<Date>;
   sla_due_at: NullableTimestamp;
@@ -194,10 +193,13 @@ export interface MessagesTable {
   raw: Bytes;
   raw_sha256: string;
   size: number;
+  ingest_state: Generated<'received' | 'done' | 'quarantined'>;
+  source_acked_at: NullableTimestamp;
   quarantine_reason: string | null;
   classification: Json | null;
   author_id: number | null;
   delivery_state: 'queued' | 'sending' | 'sent' | 'failed' | null;
+  delivery_phase: 'connecting' | 'final' | null;
   delivery_error: string | null;
   delivery_attempts: Generated<number>;
   next_attempt_at: NullableTimestamp;
@@ -214,7 +216,13 @@ export interface AttachmentsTable {
   sha256: string;
   content_id: string | null;
   inline: Generated<boolean>;
-  content: Bytes;
+  complete: Generated<boolean>;
+}
+
+export interface AttachmentChunksTable {
+  attachment_id: number;
+  seq: number;
+  data: Bytes;
 }
 
 export interface OffersTable {
@@ -234,7 +242,7 @@ export interface RoutingDecisionsTable {
   step: string;
   outcome: string;
   agent_id: number | null;
-  candidates: Json;
+  detail: Json;
 }
 
 export interface ConversationEventsTable {
@@ -284,6 +292,7 @@ export interface DB {
   conversations: ConversationsTable;
   messages: MessagesTable;
   attachments: AttachmentsTable;
+  attachment_chunks: AttachmentChunksTable;
   offers: OffersTable;
   routing_decisions: RoutingDecisionsTable;
   conversation_events: ConversationEventsTable;

@@ -3,9 +3,15 @@
  * `store.transaction(async (r) => …)` for anything that must commit together.
  */
 import type { Kysely } from 'kysely';
+import { AttachmentRepository } from './attachment.repository.js';
 import { AuditRepository } from './audit.repository.js';
 import { AuthRepository } from './auth.repository.js';
 import { ConfigRepository } from './config.repository.js';
+import { ConversationRepository } from './conversation.repository.js';
+import { InboundRepository } from './inbound.repository.js';
+import { MailboxStatusRepository } from './mailbox-status.repository.js';
+import { OutboxRepository } from './outbox.repository.js';
+import { RoutingRepository } from './routing.repository.js';
 import type { Database } from './database.js';
 import type { DB } from './schema.js';
 import { UserRepository } from './user.repository.js';
@@ -15,6 +21,12 @@ export interface Repos {
   auth: AuthRepository;
   config: ConfigRepository;
   audit: AuditRepository;
+  inbound: InboundRepository;
+  mailboxStatus: MailboxStatusRepository;
+  conversations: ConversationRepository;
+  attachments: AttachmentRepository;
+  outbox: OutboxRepository;
+  routing: RoutingRepository;
 }
 
 export function createRepos(db: Kysely<DB>): Repos {
@@ -23,6 +35,12 @@ export function createRepos(db: Kysely<DB>): Repos {
     auth: new AuthRepository(db),
     config: new ConfigRepository(db),
     audit: new AuditRepository(db),
+    inbound: new InboundRepository(db),
+    mailboxStatus: new MailboxStatusRepository(db),
+    conversations: new ConversationRepository(db),
+    attachments: new AttachmentRepository(db),
+    outbox: new OutboxRepository(db),
+    routing: new RoutingRepository(db),
   };
 }
 

@@ -84,7 +84,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     const u = (await store.repos.users.findByLogin('alice'))!;
     const sid = await store.repos.config.insertSender({ name: 's', type: 'smtp', spec: {}, secretsEnc: null });
     const qid = await store.repos.config.insertQueue({ name: 'q', senderId: sid, spec: {} });
-    const conv = await store.db.insertInto('conversations').values({ queue_id: qid, customer_address: 'c@example.com', reply_token: 'tok' }).returning('id').executeTakeFirstOrThrow();
+    const conv = await store.db.insertInto('conversations').values({ queue_id: qid, customer_address: 'c@example.com' }).returning('id').executeTakeFirstOrThrow();
     const m = await store.db
       .insertInto('messages')
       .values({ conversation_id: conv.id, direction: 'inbound', to_addrs: '[]', cc_addrs: '[]', raw: bytes, raw_sha256: 'x', size: 256, author_id: u.id })

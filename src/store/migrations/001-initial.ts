@@ -147,7 +147,9 @@ create table mailbox_sync (
   updated_at timestamptz not null default now()
 );
 
--- POP3: every UIDL imported from a mailbox, committed before DELE.
+-- Every source key (IMAP uidvalidity:uid, POP3 UIDL, item id) imported from a mailbox,
+-- committed with the message and before DELE/flag/move; kept when messages are purged, so a
+-- message left on a POP3 server is never imported twice.
 create table mailbox_uidls (
   mailbox_id bigint not null references mailboxes (id) on delete cascade,
   uidl text not null,
@@ -181,7 +183,6 @@ create table conversations (
   assignee_id bigint references users (id),
   last_agent_id bigint references users (id),
   last_agent_at timestamptz,
-  reply_token text not null unique,
   received_at timestamptz not null default now(),
   queued_at timestamptz not null default now(),
   sla_due_at timestamptz,
@@ -214,10 +215,17 @@ create table messages (
   raw bytea not null,
   raw_sha256 text not null,
   size integer not null,
+  -- Inbound: received (raw committed, not yet parsed) → done | quarantined. Outbound: done.
+  ingest_state text not null default 'done' check (ingest_state in ('received', 'done', 'quarantined')),
+  -- Inbound: when the source was told (flag, move, delete) after the commit; null = still to do.
+  source_acked_at timestamptz,
   quarantine_reason text,
   classification jsonb,
   author_id bigint references users (id),
   delivery_state text check (delivery_state in ('queued', 'sending', 'sent', 'failed')),
+  -- While sending: 'connecting' until the last byte before the final dot is handed to the server,
+  -- then 'final' (committed before the dot goes out): a crash in 'final' may have delivered.
+  delivery_phase text,
   delivery_error text,
   delivery_attempts integer not null default 0,
   next_attempt_at timestamptz,
@@ -231,6 +239,8 @@ create index messages_conversation on messages (conversation_id, id);
 create index messages_message_id on messages (message_id) where message_id is not null;
 create index messages_quarantine on messages (id) where quarantine_reason is not null;
 create index messages_outbox on messages (next_attempt_at) where delivery_state in ('queued', 'sending');
+create index messages_pending_ingest on messages (id) where ingest_state = 'received';
+create index messages_unacked on messages (mailbox_id, id) where source_key is not null and source_acked_at is null;
 
 create table attachments (
   id bigint generated always as identity primary key,
@@ -241,9 +251,19 @@ create table attachments (
   sha256 text not null,
   content_id text,
   inline boolean not null default false,
-  content bytea not null
+  -- False until the last chunk is stored: a parse interrupted by a crash leaves an incomplete
+  -- attachment, which the retry deletes before parsing again.
+  complete boolean not null default false
 );
 create index attachments_message on attachments (message_id);
+
+-- Attachment bytes in chunks, so a 50 MB attachment is written and read as a stream.
+create table attachment_chunks (
+  attachment_id bigint not null references attachments (id) on delete cascade,
+  seq integer not null,
+  data bytea not null,
+  primary key (attachment_id, seq)
+);
 
 create table offers (
   id bigint generated always as identity primary key,
@@ -266,7 +286,8 @@ create table routing_decisions (
   step text not null,
   outcome text not null,
   agent_id bigint references users (id),
-  candidates jsonb not null default '[]'
+  -- The engine's audit: candidates (login, eligible, reason, score), requirement, filtered counts.
+  detail jsonb not null default '{}'
 );
 create index routing_decisions_conversation on routing_decisions (conversation_id, id);
 

@@ -1,0 +1,172 @@
+/**
+ * One mailbox's connector loop: connect → acknowledge what a crash left unacknowledged → read
+ * everything after the saved position, committing each batch before acknowledging it → watch
+ * (IDLE) or poll → read again on every change and on the periodic resync. Any failure closes
+ * the source, shows `error` with the reason, and retries after a capped, jittered backoff.
+ */
+import type { Logger } from 'pino';
+import type { MailSource, SourceBatch } from '../connectors/mail-source.js';
+import { Backoff } from '../connectors/net/backoff.js';
+import { AppError, errorMessage } from '../domain/errors.js';
+import type { MailboxState } from '../domain/types.js';
+import type { CommitResult } from '../store/inbound.repository.js';
+import type { SyncPosition } from '../domain/mail-sync.js';
+import { Wakeup } from './wakeup.js';
+
+/** What the runner needs from the ingest side (all of it commits before returning). */
+export interface InboundSink {
+  position(mailboxId: number): Promise<SyncPosition>;
+  commit(mailboxId: number, batch: SourceBatch): Promise<CommitResult>;
+  markAcked(mailboxId: number, keys: string[]): Promise<void>;
+  unackedKeys(mailboxId: number): Promise<string[]>;
+  known(mailboxId: number, keys: string[]): Promise<Set<string>>;
+  touch(mailboxId: number): Promise<void>;
+}
+
+export interface StatusReporter {
+  status(state: MailboxState, error: AppError | null): Promise<void>;
+  event(kind: string, message: string, detail?: unknown): Promise<void>;
+}
+
+export interface RunnerOptions {
+  mailboxId: number;
+  name: string;
+  createSource: () => MailSource;
+  sink: InboundSink;
+  reporter: StatusReporter;
+  logger: Logger;
+  /** Seconds before the first retry (the mailbox's `reconnect_s`). */
+  reconnectS: number;
+  /** The safety-net resync of a push source (default 5 min); a polling source's interval. */
+  resyncMs: number;
+  pollMs: number;
+  backoffMaxMs?: number;
+}
+
+/** Failures that retrying soon cannot fix: wait longer so a bad password does not lock the account. */
+const SLOW_RETRY_MS: Record<string, number> = {
+  AUTH_FAILED: 5 * 60_000,
+  FOLDER_NOT_FOUND: 5 * 60_000,
+  CONNECTION_LIMIT: 60_000,
+  TLS_CERT_UNTRUSTED: 5 * 60_000,
+  TLS_CERT_NAME_MISMATCH: 5 * 60_000,
+  TLS_CERT_EXPIRED: 5 * 60_000,
+  TLS_PIN_MISMATCH: 5 * 60_000,
+  STARTTLS_NOT_OFFERED: 5 * 60_000,
+};
+
+function asAppError(err: unknown): AppError {
+  return err instanceof AppError ? err : new AppError('CONNECTOR_ERROR', errorMessage(err), { status: 502, hint: 'It retries by itself; run the connection test if it persists.' });
+}
+
+export class MailboxRunner {
+  private readonly wake = new Wakeup();
+  private loop: Promise<void> | undefined;
+  private source: MailSource | undefined;
+  private closedReason: AppError | null | undefined;
+  private readonly backoff: Backoff;
+  private everConnected = false;
+  private lastState: MailboxState | undefined;
+
+  constructor(private readonly opts: RunnerOptions) {
+    this.backoff = new Backoff({ baseMs: opts.reconnectS * 1000, maxMs: opts.backoffMaxMs ?? 5 * 60_000 });
+  }
+
+  start(): void {
+    this.loop ??= this.run().catch((err: unknown) => this.opts.logger.error({ err, mailbox: this.opts.name }, 'mailbox runner crashed'));
+  }
+
+  /** Stops the loop and closes the connection; in-flight batches finish committing first. */
+  async stop(): Promise<void> {
+    this.wake.stop();
+    await this.source?.close().catch(() => undefined);
+    await this.loop;
+  }
+
+  /** Something says there may be new mail (used by tests and by a pushed notification). */
+  kick(): void {
+    this.wake.kick();
+  }
+
+  private async setStatus(state: MailboxState, error: AppError | null): Promise<void> {
+    this.lastState = state;
+    await this.opts.reporter.status(state, error);
+  }
+
+  private async run(): Promise<void> {
+    const { opts } = this;
+    while (!this.wake.isStopped) {
+      const source = opts.createSource();
+      this.source = source;
+      this.closedReason = undefined;
+      try {
+        // "error" stays until a connection succeeds again (API.md); only a clean start shows "connecting".
+        if (this.lastState !== 'error') await this.setStatus('connecting', null);
+        await opts.reporter.event('connect', `connecting (attempt ${this.backoff.failures + 1})`);
+        await source.connect({
+          onChange: () => this.wake.kick(),
+          onClose: (reason) => {
+            this.closedReason = reason === null ? null : asAppError(reason);
+            this.wake.kick();
+          },
+        });
+        this.backoff.connected();
+        this.everConnected = true;
+        await opts.reporter.event('connected', 'connected');
+        await this.recoverUnacked(source);
+        await this.sync(source);
+        await this.setStatus('connected', null);
+        await source.watch();
+        const interval = source.capabilities.push ? opts.resyncMs : opts.pollMs;
+        for (;;) {
+          const reason = await this.wake.wait(interval);
+          if (reason === 'stop') return;
+          if (this.closedReason !== undefined) throw this.closedReason ?? new AppError('CONNECTION_CLOSED', 'The server closed the connection', { status: 502, hint: 'It reconnects by itself.' });
+          await this.sync(source);
+        }
+      } catch (err) {
+        if (this.wake.isStopped) return;
+        const e = asAppError(err);
+        const delay = Math.max(this.backoff.failed(), SLOW_RETRY_MS[e.code] ?? 0);
+        opts.logger.warn({ mailbox: opts.name, code: e.code, err: e.message, retryInMs: delay }, 'mailbox connection failed');
+        await this.setStatus('error', e).catch(() => undefined);
+        await opts.reporter.event('error', e.message, { code: e.code, hint: e.hint, retryInMs: delay, everConnected: this.everConnected }).catch(() => undefined);
+        await source.close().catch(() => undefined);
+        if ((await this.wake.wait(delay)) === 'stop') return;
+        await opts.reporter.event('retry', `retrying after ${Math.round(delay / 1000)} s`).catch(() => undefined);
+        continue;
+      } finally {
+        if (this.wake.isStopped) await source.close().catch(() => undefined);
+      }
+    }
+  }
+
+  /** A crash between commit and acknowledgement left these: acknowledge them now. */
+  private async recoverUnacked(source: MailSource): Promise<void> {
+    const keys = await this.opts.sink.unackedKeys(this.opts.mailboxId);
+    if (keys.length === 0) return;
+    await source.acknowledge(keys);
+    await this.opts.sink.markAcked(this.opts.mailboxId, keys);
+    await this.opts.reporter.event('recovered', `acknowledged ${keys.length} message(s) committed before an interruption`);
+  }
+
+  private async sync(source: MailSource): Promise<void> {
+    const { opts } = this;
+    const position = await opts.sink.position(opts.mailboxId);
+    let imported = 0;
+    let duplicates = 0;
+    await source.read(position, async (batch) => {
+      const result = await opts.sink.commit(opts.mailboxId, batch);
+      imported += result.inserted.length;
+      duplicates += result.duplicates.length;
+      const keys = [...result.inserted.map((m) => m.key), ...result.duplicates];
+      if (keys.length === 0) return;
+      await source.acknowledge(keys);
+      await opts.sink.markAcked(opts.mailboxId, keys);
+    }, (keys) => opts.sink.known(opts.mailboxId, keys));
+    await opts.sink.touch(opts.mailboxId);
+    if (imported || duplicates) {
+      await opts.reporter.event('sync', `imported ${imported} message(s)${duplicates ? `, skipped ${duplicates} already stored` : ''}`, { imported, duplicates });
+    }
+  }
+}

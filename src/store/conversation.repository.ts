@@ -1,0 +1,210 @@
+/** Conversations, their messages and attachments, and the events that make up their history. */
+import { createHash } from 'node:crypto';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { ConversationState } from '../domain/types.js';
+import type { ConversationsTable, DB, MessagesTable } from './schema.js';
+
+export type ConversationRow = Selectable<ConversationsTable>;
+export type MessageRow = Omit<Selectable<MessagesTable>, 'raw'>;
+
+export interface NewConversation {
+  queueId: number;
+  mailboxId: number | null;
+  subject: string;
+  customerAddress: string;
+  customerName: string | null;
+  language: string | null;
+  priority: number;
+  receivedAt: Date;
+  slaDueAt: Date | null;
+}
+
+export interface ConversationFilter {
+  states?: ConversationState[];
+  queueId?: number;
+  assigneeId?: number;
+  /** Agents see their own conversations and those offered to them. */
+  visibleTo?: number;
+}
+
+/** Every message column but the raw bytes (read those with `raw()`). */
+const MESSAGE_COLUMNS = [
+  'id', 'conversation_id', 'mailbox_id', 'direction', 'source_key', 'message_id', 'in_reply_to', 'refs', 'from_address', 'from_name',
+  'to_addrs', 'cc_addrs', 'subject', 'sent_date', 'text_body', 'html_body', 'raw_sha256', 'size', 'ingest_state', 'source_acked_at',
+  'quarantine_reason', 'classification', 'author_id', 'delivery_state', 'delivery_phase', 'delivery_error', 'delivery_attempts',
+  'next_attempt_at', 'sent_at', 'received_at',
+] as const;
+
+export class ConversationRepository {
+  constructor(private readonly db: Kysely<DB>) {}
+
+  async create(c: NewConversation): Promise<ConversationRow> {
+    return this.db
+      .insertInto('conversations')
+      .values({
+        queue_id: c.queueId,
+        mailbox_id: c.mailboxId,
+        subject: c.subject,
+        customer_address: c.customerAddress,
+        customer_name: c.customerName,
+        language: c.language,
+        priority: c.priority,
+        received_at: c.receivedAt,
+        queued_at: sql`now()`,
+        sla_due_at: c.slaDueAt,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  }
+
+  /** An outgoing message, queued in the outbox with its final bytes. Returns its id. */
+  async insertOutbound(m: {
+    conversationId: number;
+    messageId: string;
+    inReplyTo: string | null;
+    references: string[];
+    from: string;
+    fromAddress: string;
+    to: string[];
+    cc: string[];
+    subject: string;
+    text: string;
+    html: string | null;
+    raw: Buffer;
+    authorId: number | null;
+  }): Promise<number> {
+    const row = await this.db
+      .insertInto('messages')
+      .values({
+        conversation_id: m.conversationId,
+        direction: 'outbound',
+        message_id: m.messageId,
+        in_reply_to: m.inReplyTo,
+        refs: m.references,
+        from_address: m.fromAddress,
+        from_name: m.from,
+        to_addrs: JSON.stringify(m.to.map((address) => ({ address, name: '' }))),
+        cc_addrs: JSON.stringify(m.cc.map((address) => ({ address, name: '' }))),
+        subject: m.subject,
+        sent_date: new Date(),
+        text_body: m.text,
+        html_body: m.html,
+        raw: m.raw,
+        raw_sha256: createHash('sha256').update(m.raw).digest('hex'),
+        size: m.raw.length,
+        author_id: m.authorId,
+        delivery_state: 'queued',
+      })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    return row.id;
+  }
+
+  get(id: number): Promise<ConversationRow | undefined> {
+    return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Locks the row for the rest of the transaction (state changes race with offers and replies). */
+  getForUpdate(id: number): Promise<ConversationRow | undefined> {
+    return this.db.selectFrom('conversations').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
+  }
+
+  async update(id: number, fields: Partial<Omit<ConversationRow, 'id' | 'created_at'>>): Promise<ConversationRow> {
+    return this.db.updateTable('conversations').set({ ...fields, updated_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
+  }
+
+  async list(filter: ConversationFilter, afterId: number, limit: number): Promise<ConversationRow[]> {
+    let q = this.db.selectFrom('conversations').selectAll().where('id', '>', afterId).orderBy('id').limit(limit);
+    if (filter.states?.length) q = q.where('state', 'in', filter.states);
+    if (filter.queueId !== undefined) q = q.where('queue_id', '=', filter.queueId);
+    if (filter.assigneeId !== undefined) q = q.where('assignee_id', '=', filter.assigneeId);
+    if (filter.visibleTo !== undefined) {
+      const uid = filter.visibleTo;
+      q = q.where((eb) =>
+        eb.or([
+          eb('assignee_id', '=', uid),
+          eb('id', 'in', eb.selectFrom('offers').select('conversation_id').where('user_id', '=', uid).where('state', '=', 'pending')),
+        ]),
+      );
+    }
+    return q.execute();
+  }
+
+  /** Conversations waiting for an agent, oldest first (the router's start-up state). */
+  waiting(): Promise<ConversationRow[]> {
+    return this.db.selectFrom('conversations').selectAll().where('state', 'in', ['queued', 'offered']).orderBy('id').execute();
+  }
+
+  /** Which conversation each of these Message-IDs belongs to (threading by References). */
+  async byMessageIds(ids: string[]): Promise<{ message_id: string; conversation_id: number; customer_address: string; state: ConversationState }[]> {
+    if (ids.length === 0) return [];
+    return this.db
+      .selectFrom('messages')
+      .innerJoin('conversations', 'conversations.id', 'messages.conversation_id')
+      .select(['messages.message_id as message_id', 'conversations.id as conversation_id', 'conversations.customer_address', 'conversations.state'])
+      .where('messages.message_id', 'in', ids)
+      .execute() as Promise<{ message_id: string; conversation_id: number; customer_address: string; state: ConversationState }[]>;
+  }
+
+  async addEvent(conversationId: number, type: string, actor: string, data?: unknown): Promise<void> {
+    await this.db.insertInto('conversation_events').values({ conversation_id: conversationId, type, actor, data: data === undefined ? null : JSON.stringify(data) }).execute();
+  }
+
+  events(conversationId: number) {
+    return this.db.selectFrom('conversation_events').selectAll().where('conversation_id', '=', conversationId).orderBy('id').execute();
+  }
+
+  messages(conversationId: number): Promise<MessageRow[]> {
+    return this.db.selectFrom('messages').select(MESSAGE_COLUMNS).where('conversation_id', '=', conversationId).orderBy('id').execute() as Promise<MessageRow[]>;
+  }
+
+  message(id: number): Promise<MessageRow | undefined> {
+    return this.db.selectFrom('messages').select(MESSAGE_COLUMNS).where('id', '=', id).executeTakeFirst() as Promise<MessageRow | undefined>;
+  }
+
+  async raw(messageId: number): Promise<Buffer | undefined> {
+    const row = await this.db.selectFrom('messages').select('raw').where('id', '=', messageId).executeTakeFirst();
+    return row ? Buffer.from(row.raw) : undefined;
+  }
+
+  attachmentsOf(messageIds: number[]) {
+    if (messageIds.length === 0) return Promise.resolve([]);
+    return this.db
+      .selectFrom('attachments')
+      .select(['id', 'message_id', 'filename', 'content_type', 'size', 'sha256', 'content_id', 'inline'])
+      .where('message_id', 'in', messageIds)
+      .where('complete', '=', true)
+      .orderBy('id')
+      .execute();
+  }
+
+  attachment(id: number) {
+    return this.db.selectFrom('attachments').selectAll().where('id', '=', id).where('complete', '=', true).executeTakeFirst();
+  }
+
+  /** The attachment's bytes, chunk by chunk, never all at once. */
+  async *attachmentChunks(id: number): AsyncGenerator<Buffer> {
+    let seq = -1;
+    for (;;) {
+      const rows = await this.db.selectFrom('attachment_chunks').select(['seq', 'data']).where('attachment_id', '=', id).where('seq', '>', seq).orderBy('seq').limit(8).execute();
+      if (rows.length === 0) return;
+      for (const r of rows) {
+        seq = r.seq;
+        yield Buffer.from(r.data);
+      }
+    }
+  }
+
+  /** Open conversations per assignee (what counts against capacity). */
+  async loads(): Promise<Map<number, number>> {
+    const rows = await this.db
+      .selectFrom('conversations')
+      .select(['assignee_id'])
+      .select(sql<number>`count(*)::int`.as('n'))
+      .where('state', '=', 'assigned')
+      .where('assignee_id', 'is not', null)
+      .groupBy('assignee_id')
+      .execute();
+    return new Map(rows.map((r) => [r.assignee_id!, r.n]));
+  }
+}
