@@ -10,6 +10,7 @@ import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { SenderSpec } from '../../config/schema.js';
 import { AppError, errorMessage } from '../../domain/errors.js';
 import type { MailSender, OutgoingMessage, SendHooks, SendResult } from '../mail-sender.js';
+import { heloName, openSmtpSocket } from './smtp-transport.js';
 
 export interface SmtpSenderOptions {
   /** The sender's spec with its secrets. */
@@ -39,6 +40,8 @@ interface SmtpErrorLike extends Error {
 
 export function classifySmtpError(err: unknown, host: string): SendError {
   if (err instanceof SendError) return err;
+  // Our network layer's failures keep their code and hint; none of them is permanent.
+  if (err instanceof AppError) return new SendError(err.code, err.message, false, err.hint ?? 'Mailroom retries with backoff.');
   const e = (err ?? {}) as SmtpErrorLike;
   const rc = e.responseCode;
   if (e.code === 'EAUTH') {
@@ -106,38 +109,39 @@ export class SmtpSender implements MailSender {
   private async connect(): Promise<SMTPConnection> {
     const { spec } = this.opts;
     const timeout = this.opts.timeoutMs ?? 30_000;
-    const conn = new SMTPConnection({
-      host: spec.host,
-      port: spec.port,
-      secure: spec.security === 'tls',
-      requireTLS: spec.security === 'starttls',
-      ignoreTLS: spec.security === 'none',
-      tls: { rejectUnauthorized: spec.tls.verify !== 'none', minVersion: 'TLSv1.2', servername: spec.host, ...(spec.tls.ca ? { ca: spec.tls.ca } : {}) },
-      connectionTimeout: timeout,
-      greetingTimeout: timeout,
-      socketTimeout: 5 * 60_000,
-      allowInternalNetworkInterfaces: true,
-      name: spec.from.match(/@([^>\s]+)/)?.[1] ?? 'mailroom.local',
-      logger: false,
-      ...this.opts.connectionOptions,
-    });
-    conn.on('error', () => undefined);
+    let conn: SMTPConnection | undefined;
     try {
+      const opened = await openSmtpSocket(spec, { timeoutMs: timeout });
+      conn = new SMTPConnection({
+        host: spec.host,
+        port: spec.port,
+        // The socket is ours: TLS (implicit or STARTTLS) is done and verified, or it stays plain.
+        connection: opened.socket,
+        secured: opened.secured,
+        ignoreTLS: true,
+        greetingTimeout: timeout,
+        socketTimeout: 5 * 60_000,
+        name: heloName(spec),
+        logger: false,
+        ...this.opts.connectionOptions,
+      });
+      conn.on('error', () => undefined);
+      const c = conn;
       await new Promise<void>((resolve, reject) => {
-        conn.once('error', reject);
-        conn.connect(() => {
-          conn.removeListener('error', reject);
+        c.once('error', reject);
+        c.connect(() => {
+          c.removeListener('error', reject);
           resolve();
         });
       });
       if (spec.auth?.password !== undefined) {
-        await promisify<void>((cb) => conn.login({ user: spec.auth!.user ?? '', pass: spec.auth!.password! }, (err) => cb(err ?? null)));
+        await promisify<void>((cb) => c.login({ user: spec.auth!.user ?? '', pass: spec.auth!.password! }, (err) => cb(err ?? null)));
       }
+      return c;
     } catch (err) {
-      conn.close();
+      conn?.close();
       throw classifySmtpError(err, spec.host);
     }
-    return conn;
   }
 
   private async acquire(): Promise<SMTPConnection> {
