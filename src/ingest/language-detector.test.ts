@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { detectLanguage, stripQuotedText } from './language-detector.js';
+
+describe('detectLanguage', () => {
+  it.each([
+    ['en', 'Hi team, my invoice shows the wrong address, could you please fix it and send me a new copy? Thanks'],
+    ['fr', "Bonjour, j'ai commandé un ordinateur portable la semaine dernière et je n'ai toujours rien reçu. Pouvez-vous me dire où en est ma commande ?"],
+    ['de', 'Sehr geehrte Damen und Herren, leider wurde meine Rechnung doppelt abgebucht. Bitte erstatten Sie mir den Betrag zurück.'],
+    ['es', 'Hola, necesito ayuda con mi cuenta, no puedo iniciar sesión desde ayer. Gracias.'],
+    ['nl', 'Goedemiddag, ik heb een vraag over mijn factuur van vorige maand. Met vriendelijke groet'],
+    ['ja', 'お世話になっております。注文した商品がまだ届いていません。確認をお願いします。'],
+  ])('detects %s confidently', (lang, text) => {
+    const d = detectLanguage(text);
+    expect(d.language).toBe(lang);
+    expect(d.confident).toBe(true);
+    expect(d.confidence).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('is not confident about very short or empty text', () => {
+    expect(detectLanguage('Thanks!').confident).toBe(false);
+    expect(detectLanguage('ok').confident).toBe(false);
+    expect(detectLanguage('').language).toBeNull();
+    expect(detectLanguage('12345 67890 https://example.com/x a@b.c').confident).toBe(false);
+    expect(detectLanguage(null)).toMatchObject({ language: null, confidence: 0, confident: false });
+  });
+
+  it('detects the customer’s language, not the quoted thread’s', () => {
+    const reply = [
+      'Bonjour, merci pour votre réponse, mais le colis n’est toujours pas arrivé chez moi.',
+      '',
+      'On Tue, 1 Jul 2025 at 10:00, Support <support@example.com> wrote:',
+      '> Hello, thank you for contacting us. Your parcel has been shipped and should arrive within three working days.',
+      '> Kind regards, the support team of the example company, available every day of the week.',
+    ].join('\n');
+    expect(detectLanguage(reply)).toMatchObject({ language: 'fr', confident: true });
+  });
+
+  it('strips quotes, Outlook headers, signatures and client footers', () => {
+    const text = [
+      'Hallo, wo bleibt meine Bestellung?',
+      '> quoted',
+      'Sent from my iPhone',
+      '-- ',
+      'Max Mustermann, Example GmbH',
+    ].join('\n');
+    expect(stripQuotedText(text)).toBe('Hallo, wo bleibt meine Bestellung?');
+    expect(stripQuotedText('Mein Text\n\n-----Original Message-----\nFrom: x\nSubject: y')).toBe('Mein Text');
+    expect(stripQuotedText('Text\n________________________________\nVon: Support')).toBe('Text');
+  });
+});

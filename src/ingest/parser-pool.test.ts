@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bigAttachmentMessage, bigTextMessage, rawMessage } from './fixtures/test-messages.js';
+import { parseMessage } from './mime-parser.js';
+import { ParserPool } from './parser-pool.js';
+import type { AttachmentInfo, ParseFailure, ParseResult } from './parse-types.js';
+
+const small = rawMessage({ From: 'Ann <ann@example.com>', Subject: 'hello', 'Message-ID': '<s1@example.com>' }, 'Hi there\r\n');
+
+function failureOf(r: ParseResult): ParseFailure {
+  if (r.ok) throw new Error('expected a failure');
+  return r.failure;
+}
+
+describe('ParserPool', () => {
+  let pool: ParserPool;
+  beforeAll(async () => {
+    pool = new ParserPool({ size: 2, limits: { maxMessageBytes: 64 * 2 ** 20, maxAttachmentBytes: 64 * 2 ** 20 } });
+    await pool.ready();
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  it('gives the same result as the in-process parser', async () => {
+    const [a, b] = await Promise.all([pool.parse(small), parseMessage(small)]);
+    expect(a).toEqual(b);
+    expect(a.ok && a.message.from?.address).toBe('ann@example.com');
+  });
+
+  it('parses more messages than workers concurrently', async () => {
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.parse(rawMessage({ From: 'a@example.com', Subject: `n${i}` }))));
+    expect(results.map((r) => r.ok && r.message.subject)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
+  });
+
+  it('streams a 50 MB attachment back in many chunks with the right sha256', async () => {
+    const big = bigAttachmentMessage(50 * 2 ** 20);
+    const hash = createHash('sha256');
+    let chunks = 0;
+    let largest = 0;
+    let bytes = 0;
+    let info: AttachmentInfo | undefined;
+    const r = await pool.parse(big.raw, {
+      sink: {
+        begin: () => ({
+          write: (chunk) => {
+            chunks++;
+            largest = Math.max(largest, chunk.length);
+            bytes += chunk.length;
+            hash.update(chunk);
+          },
+          end: (i) => {
+            info = i;
+          },
+        }),
+      },
+    });
+    expect(r.ok).toBe(true);
+    expect(bytes).toBe(big.size);
+    expect(hash.digest('hex')).toBe(big.sha256);
+    expect(info).toMatchObject({ size: big.size, sha256: big.sha256, filename: 'big.bin' });
+    // Streamed, not handed over as one buffer: many chunks, each a small fraction of the whole.
+    expect(chunks).toBeGreaterThan(20);
+    expect(largest).toBeLessThan(2 * 2 ** 20);
+  }, 60_000);
+
+  it('accepts the raw message as a stream of chunks', async () => {
+    const big = bigAttachmentMessage(3 * 2 ** 20);
+    async function* stream() {
+      for (let i = 0; i < big.raw.length; i += 100_000) yield big.raw.subarray(i, i + 100_000);
+    }
+    const r = await pool.parse(stream());
+    expect(r.ok && r.message.attachments[0]?.sha256).toBe(big.sha256);
+  });
+
+  it('fails a message whose sink fails with ATTACHMENT_SINK_FAILED, aborts the writer, keeps working', async () => {
+    let aborted = false;
+    const r = await pool.parse(bigAttachmentMessage(2 * 2 ** 20).raw, {
+      sink: {
+        begin: () => ({
+          write: () => {
+            throw new Error('database gone');
+          },
+          end: () => undefined,
+          abort: () => {
+            aborted = true;
+          },
+        }),
+      },
+    });
+    expect(failureOf(r)).toMatchObject({ code: 'ATTACHMENT_SINK_FAILED', retryable: true });
+    expect(aborted).toBe(true);
+    expect((await pool.parse(small)).ok).toBe(true);
+  });
+
+  it('cuts a huge text part instead of building one string larger than the worker heap', async () => {
+    const small = new ParserPool({ size: 1, limits: { workerHeapMb: 48, maxMessageBytes: 100 * 2 ** 20 } });
+    try {
+      const r = await small.parse(bigTextMessage(60 * 2 ** 20));
+      expect(r.ok).toBe(true);
+      if (r.ok) {
+        expect(r.message.text!.length).toBeLessThanOrEqual(8 * 2 ** 20);
+        expect(r.message.warnings.join(' ')).toMatch(/cut/);
+      }
+    } finally {
+      await small.close();
+    }
+  }, 60_000);
+
+  it('ends a job whose sink never answers instead of hanging, and keeps working', async () => {
+    let aborted = false;
+    const r = await pool.parse(bigAttachmentMessage(1 * 2 ** 20).raw, {
+      limits: { timeoutMs: 200, timeoutMsPerMb: 0, maxSinkWaitMs: 100 },
+      sink: {
+        begin: () => ({
+          write: () => new Promise<void>(() => undefined),
+          end: () => undefined,
+          abort: () => {
+            aborted = true;
+          },
+        }),
+      },
+    });
+    expect(failureOf(r)).toMatchObject({ code: 'ATTACHMENT_SINK_FAILED', retryable: true });
+    expect(aborted).toBe(true);
+    expect((await pool.parse(small)).ok).toBe(true);
+  });
+
+  it('ends a job whose raw message stream stalls with INPUT_STREAM_FAILED (retryable)', async () => {
+    async function* stalled() {
+      yield Buffer.from('From: a@example.com\r\nSubject: x\r\n');
+      await new Promise(() => undefined);
+    }
+    const r = await pool.parse(stalled(), { limits: { timeoutMs: 100, timeoutMsPerMb: 0, maxSinkWaitMs: 100 } });
+    expect(failureOf(r)).toMatchObject({ code: 'INPUT_STREAM_FAILED', retryable: true });
+    expect((await pool.parse(small)).ok).toBe(true);
+  });
+
+  it('reports limits from inside the worker as typed failures', async () => {
+    const r = await pool.parse(bigAttachmentMessage(500_000).raw, { limits: { maxAttachmentBytes: 10_000 } });
+    expect(failureOf(r).code).toBe('PARSE_ATTACHMENT_TOO_LARGE');
+  });
+});
+
+describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
+  it('terminates a worker over the time limit with PARSE_TIMEOUT and replaces it', async () => {
+    const pool = new ParserPool({ size: 1, limits: { timeoutMs: 1, timeoutMsPerMb: 0 } });
+    try {
+      const r = await pool.parse(bigAttachmentMessage(8 * 2 ** 20).raw);
+      expect(failureOf(r)).toMatchObject({ code: 'PARSE_TIMEOUT', retryable: false });
+      const next = await pool.parse(small, { limits: { timeoutMs: 30_000 } });
+      expect(next.ok).toBe(true);
+      expect(pool.stats()).toMatchObject({ timeouts: 1, restarts: 1 });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('turns a worker running out of its heap into PARSE_OUT_OF_MEMORY for that message only', async () => {
+    // 300,000 header lines with the header limits lifted: the parse grows its heap past 32 MB.
+    const pool = new ParserPool({ size: 1, limits: { workerHeapMb: 32, maxHeaders: 10_000_000, maxHeaderBytes: 2 ** 30 } });
+    try {
+      const lines = Array.from({ length: 300_000 }, (_, i) => `X-H${i % 50}: value number ${i}`).join('\r\n');
+      const r = await pool.parse(Buffer.from(`From: a@example.com\r\n${lines}\r\n\r\nbody\r\n`));
+      expect(failureOf(r).code).toBe('PARSE_OUT_OF_MEMORY');
+      expect((await pool.parse(small)).ok).toBe(true);
+      expect(pool.stats().outOfMemory).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
+  it('turns a crashed worker into PARSE_WORKER_CRASHED', async () => {
+    const pool = new ParserPool({ size: 1, workerUrl: new URL('./fixtures/crashing-parser-worker.ts', import.meta.url) });
+    try {
+      const r = await pool.parse(small);
+      expect(failureOf(r).code).toBe('PARSE_WORKER_CRASHED');
+      expect(failureOf(await pool.parse(small)).code).toBe('PARSE_WORKER_CRASHED');
+      expect(pool.stats().crashes).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('drains accepted work on close, then refuses new work', async () => {
+    const pool = new ParserPool({ size: 1 });
+    const running = pool.parse(bigAttachmentMessage(4 * 2 ** 20).raw);
+    const queued = pool.parse(small);
+    await pool.close();
+    expect((await running).ok).toBe(true);
+    expect((await queued).ok).toBe(true);
+    expect(failureOf(await pool.parse(small))).toMatchObject({ code: 'PARSER_POOL_CLOSED', retryable: true });
+  });
+
+  it('fails queued work with PARSER_POOL_CLOSED when closed without draining', async () => {
+    const pool = new ParserPool({ size: 1 });
+    await pool.ready();
+    const running = pool.parse(bigAttachmentMessage(4 * 2 ** 20).raw);
+    const queued = pool.parse(small);
+    await pool.close({ drain: false });
+    expect((await running).ok).toBe(true);
+    expect(failureOf(await queued).code).toBe('PARSER_POOL_CLOSED');
+  });
+});
