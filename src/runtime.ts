@@ -23,7 +23,17 @@ import type { RouteDeps } from './server/route-deps.js';
 import { WebSocketHub } from './server/websocket.js';
 import { AuthService } from './services/auth.service.js';
 import { ConfigService, formatChanges } from './services/config.service.js';
+import { DiagnosticsService } from './services/diagnostics.service.js';
 import { DirectoryService } from './services/directory.service.js';
+import { ParserPool } from './ingest/index.js';
+import { ConversationsService } from './services/conversations.service.js';
+import { StoreInboundSink } from './services/inbound-sink.js';
+import { IngestService } from './services/ingest.service.js';
+import { MailboxesService, type SourceFactory } from './services/mailboxes.service.js';
+import { OutboxService } from './services/outbox.service.js';
+import { RoutingService } from './services/routing.service.js';
+import { SendersService, type SenderFactory } from './services/senders.service.js';
+import { defaultSourceFactory } from './services/source-factory.js';
 import { UsersService } from './services/users.service.js';
 import { migrate } from './store/migrate.js';
 import { openDatabase, type OpenedDatabase } from './store/open.js';
@@ -39,6 +49,55 @@ export interface RuntimeOptions {
   webRoot?: string;
   /** Listen on settings.host/port (default) or only build the app (tests use inject). */
   listen?: boolean;
+  /** Tests and benchmarks: other sources or senders, a faster safety-net resync. */
+  sourceFactory?: SourceFactory;
+  senderFactory?: SenderFactory;
+  resyncMs?: number;
+}
+
+/** The mail path: connectors → ingest → router → outbox, running on this node. */
+export interface MailPath {
+  pool: ParserPool;
+  routing: RoutingService;
+  senders: SendersService;
+  outbox: OutboxService;
+  ingest: IngestService;
+  conversations: ConversationsService;
+  mailboxes: MailboxesService;
+}
+
+async function startMailPath(core: Core, logger: Logger, opts: RuntimeOptions): Promise<MailPath> {
+  const { store, bus, secrets, users } = core;
+  const pool = new ParserPool({});
+  const routing = new RoutingService({ store, bus, users, logger: logger.child({ part: 'routing' }) });
+  const senders = new SendersService({ store, secrets, ...(opts.senderFactory ? { factory: opts.senderFactory } : {}) });
+  const outbox = new OutboxService({ store, bus, logger: logger.child({ part: 'outbox' }), senderFor: (id) => senders.senderFor(id) });
+  const ingest = new IngestService({ store, bus, secrets, routing, pool, logger: logger.child({ part: 'ingest' }) });
+  const conversations = new ConversationsService({ store, bus, secrets, routing, outbox });
+  const mailboxes = new MailboxesService({
+    store,
+    secrets,
+    bus,
+    sink: new StoreInboundSink(store, () => ingest.kick()),
+    logger: logger.child({ part: 'mailboxes' }),
+    sourceFactory: opts.sourceFactory ?? defaultSourceFactory,
+    ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}),
+  });
+  await routing.start();
+  await outbox.start();
+  ingest.start();
+  await mailboxes.start();
+  return { pool, routing, senders, outbox, ingest, conversations, mailboxes };
+}
+
+/** Stops the mail path: connectors first (nothing new comes in), then what is in flight. */
+async function stopMailPath(m: MailPath): Promise<void> {
+  await m.mailboxes.stop();
+  await m.ingest.stop();
+  await m.outbox.stop();
+  await m.routing.stop();
+  await m.pool.close({ drain: false });
+  await m.senders.close();
 }
 
 /** The services wired over one database: what both the server and the CLI's direct mode use. */
@@ -93,6 +152,7 @@ export class Runtime {
     readonly hub: WebSocketHub,
     readonly url: string,
     readonly logger: Logger,
+    readonly mail: MailPath,
   ) {}
 
   static async start(opts: RuntimeOptions): Promise<Runtime> {
@@ -101,6 +161,7 @@ export class Runtime {
     const logger = opts.logger ?? createLogger({ level: settings.logLevel });
     const { version } = packageInfo();
     const core = await openCore(settings, opts.env, logger);
+    let mail: MailPath | undefined;
     try {
       if (core.keyInfo.generated) {
         print(`A new secret key was written to ${core.keyInfo.file}. Back it up: without it, stored mailbox passwords cannot be decrypted.`);
@@ -114,6 +175,7 @@ export class Runtime {
       }
       if (settings.configFile) await applyStartupConfig(core, settings.configFile, print);
 
+      mail = await startMailPath(core, logger, opts);
       const metrics = new Metrics();
       const hub = new WebSocketHub(core.bus, metrics);
       const localToken = randomBytes(32).toString('base64url');
@@ -125,6 +187,9 @@ export class Runtime {
         users: core.users,
         config: core.config,
         directory: core.directory,
+        conversations: mail.conversations,
+        diagnostics: new DiagnosticsService({ store: core.store, secrets: core.secrets }),
+        routing: mail.routing,
         metrics,
         hub,
         nodeId,
@@ -145,8 +210,9 @@ export class Runtime {
       }
       print(`Mailroom ${version} is running at ${url}  (database: ${core.opened.database.kind === 'pglite' ? `embedded, ${settings.dataDir}` : 'PostgreSQL server'})`);
       print(`Sign in as "${boot.login}". Health: ${url}/api/v1/health`);
-      return new Runtime(core, app, hub, url, logger);
+      return new Runtime(core, app, hub, url, logger, mail);
     } catch (err) {
+      if (mail) await stopMailPath(mail).catch(() => undefined);
       await core.opened.close();
       throw err;
     }
@@ -156,6 +222,7 @@ export class Runtime {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await stopMailPath(this.mail);
     await this.app.close();
     await this.core.opened.close();
   }

@@ -13,6 +13,7 @@ import { lockPath, readLiveLock } from '../store/data-lock.js';
 import { openCore, type Core } from '../runtime.js';
 import type { ApplyOptions, ApplyResult } from '../services/config.service.js';
 import { AuthService } from '../services/auth.service.js';
+import { DiagnosticsService } from '../services/diagnostics.service.js';
 
 export interface AddUserInput {
   login: string;
@@ -22,8 +23,22 @@ export interface AddUserInput {
   password?: string;
 }
 
+export interface DoctorTarget {
+  kind: 'mailbox' | 'sender';
+  id: number;
+  name: string;
+  enabled: boolean;
+}
+
+export interface DoctorResult {
+  ok: boolean;
+  steps: { name: string; ok: boolean; code?: string; ms: number; detail: string; hint?: string; warnings: string[] }[];
+}
+
 export interface AdminClient {
   readonly via: 'api' | 'database';
+  doctorTargets(): Promise<DoctorTarget[]>;
+  runTest(target: DoctorTarget): Promise<DoctorResult>;
   applyConfig(text: string, opts: ApplyOptions): Promise<ApplyResult>;
   exportConfig(): Promise<string>;
   addUser(input: AddUserInput): Promise<{ login: string; password?: string }>;
@@ -35,7 +50,21 @@ const CLI_ACTOR: Actor = { kind: 'cli', userId: null, login: 'cli' };
 
 class DirectAdminClient implements AdminClient {
   readonly via = 'database' as const;
-  constructor(private readonly core: Core) {}
+  private readonly diagnostics: DiagnosticsService;
+  constructor(private readonly core: Core) {
+    this.diagnostics = new DiagnosticsService({ store: core.store, secrets: core.secrets });
+  }
+
+  async doctorTargets(): Promise<DoctorTarget[]> {
+    const [mailboxes, senders] = await Promise.all([this.core.store.repos.config.listMailboxes(), this.core.store.repos.config.listSenders()]);
+    return [
+      ...mailboxes.map((m) => ({ kind: 'mailbox' as const, id: m.id, name: m.name, enabled: m.enabled })),
+      ...senders.map((s) => ({ kind: 'sender' as const, id: s.id, name: s.name, enabled: true })),
+    ];
+  }
+  runTest(t: DoctorTarget) {
+    return t.kind === 'mailbox' ? this.diagnostics.testMailbox(t.id) : this.diagnostics.testSender(t.id);
+  }
 
   applyConfig(text: string, opts: ApplyOptions) {
     return this.core.config.apply(text, CLI_ACTOR, opts);
@@ -98,6 +127,25 @@ class ApiAdminClient implements AdminClient {
   }
 
   /** `${VAR}` comes from the environment of whoever runs the command, not the server's. */
+  async doctorTargets(): Promise<DoctorTarget[]> {
+    const all = async <T>(path: string): Promise<T[]> => {
+      const out: T[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.call<{ items: T[]; nextCursor?: string }>('GET', `${path}?limit=500${cursor ? `&cursor=${cursor}` : ''}`);
+        out.push(...page.items);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return out;
+    };
+    const mailboxes = await all<{ id: number; name: string; enabled: boolean }>('/api/v1/mailboxes');
+    const senders = await all<{ id: number; name: string }>('/api/v1/senders');
+    return [...mailboxes.map((m) => ({ kind: 'mailbox' as const, id: m.id, name: m.name, enabled: m.enabled })), ...senders.map((s) => ({ kind: 'sender' as const, id: s.id, name: s.name, enabled: true }))];
+  }
+  runTest(t: DoctorTarget) {
+    return this.call<DoctorResult>('POST', `/api/v1/${t.kind === 'mailbox' ? 'mailboxes' : 'senders'}/${t.id}/test`);
+  }
+
   applyConfig(text: string, opts: ApplyOptions) {
     const parsed = parseConfigText(text);
     if (parsed.errors.length > 0) throw configInvalid(parsed.errors);

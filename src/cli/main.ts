@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { packageInfo } from '../package-info.js';
 import { configApplyCommand, configExportCommand } from './config.command.js';
+import { doctorCommand } from './doctor.command.js';
 import { migrateCommand } from './migrate.command.js';
 import { printError, stdio, type Output } from './output.js';
 import { startCommand } from './start.command.js';
@@ -17,6 +18,13 @@ export function buildProgram(env: NodeJS.ProcessEnv, o: Output): Command {
 
   program.command('start').description('start the server (embedded database unless DATABASE_URL is set)').action(() => startCommand(env, o));
   program.command('migrate').description('run the database migrations, then exit').action(() => migrateCommand(env, o));
+  program
+    .command('doctor')
+    .description('test every mailbox and sender step by step; exits 1 when one fails')
+    .action(async () => {
+      const code = await doctorCommand(env, o);
+      if (code !== 0) throw new CommanderError(code, 'mailroom.doctor', 'a connection test failed');
+    });
 
   const config = program.command('config').description('config as code: apply or export the YAML file');
   config
@@ -56,7 +64,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     await program.parseAsync(argv, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof CommanderError) return err.code === 'mailroom.doctor' ? err.exitCode : err.exitCode === 0 ? 0 : 2;
     printError(o, err);
     return 1;
   }

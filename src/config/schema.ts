@@ -159,6 +159,8 @@ export const queueSchema = z.strictObject({
   auto_ack: z.strictObject({ subject: z.string().min(1).max(998), text: z.string().min(1) }).optional(),
   max_message_mb: z.number().min(1).max(1024).default(50),
   retention_days: z.number().int().min(1).max(36500).default(365),
+  /** Extension of API.md: auto-replies, bounces and lists create work for agents (default: kept, not routed). */
+  route_automated: z.boolean().default(false),
 });
 
 export const pauseReasonSchema = z.strictObject({

@@ -16,9 +16,12 @@ import { registerAuthHook } from './auth-hook.js';
 import { registerErrorHandling, registerNotFound } from './error-handler.js';
 import type { RouteDeps } from './route-deps.js';
 import { configRoutes, YAML_TYPES } from './routes/config.routes.js';
+import { conversationsRoutes } from './routes/conversations.routes.js';
+import { diagnosticsRoutes } from './routes/diagnostics.routes.js';
 import { directoryRoutes } from './routes/directory.routes.js';
 import { eventsRoutes } from './routes/events.routes.js';
 import { healthRoutes } from './routes/health.routes.js';
+import { imageProxyRoutes } from './routes/image-proxy.routes.js';
 import { meRoutes } from './routes/me.routes.js';
 import { sessionRoutes } from './routes/session.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
@@ -30,6 +33,8 @@ export interface AppOptions {
   webRoot?: string | undefined;
   /** Extra route plugins (later features register theirs here). */
   plugins?: ((app: FastifyInstance, deps: RouteDeps) => Promise<void>)[];
+  /** Image proxy limits and address policy (tests reach loopback servers through it). */
+  imageProxy?: Parameters<typeof imageProxyRoutes>[0];
 }
 
 export async function buildApp(deps: RouteDeps, opts: AppOptions): Promise<FastifyInstance> {
@@ -88,7 +93,7 @@ export async function buildApp(deps: RouteDeps, opts: AppOptions): Promise<Fasti
 
   registerAuthHook(app, deps.auth);
 
-  for (const plugin of [healthRoutes, sessionRoutes, meRoutes, configRoutes, directoryRoutes, usersRoutes, eventsRoutes, ...(opts.plugins ?? [])]) {
+  for (const plugin of [healthRoutes, sessionRoutes, meRoutes, configRoutes, directoryRoutes, usersRoutes, conversationsRoutes, diagnosticsRoutes, imageProxyRoutes(opts.imageProxy), eventsRoutes, ...(opts.plugins ?? [])]) {
     await plugin(app, deps);
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -2,7 +2,10 @@
 import type { Database } from '../store/database.js';
 import type { AuthService } from '../services/auth.service.js';
 import type { ConfigService } from '../services/config.service.js';
+import type { ConversationsService } from '../services/conversations.service.js';
+import type { DiagnosticsService } from '../services/diagnostics.service.js';
 import type { DirectoryService } from '../services/directory.service.js';
+import type { RoutingService } from '../services/routing.service.js';
 import type { UsersService } from '../services/users.service.js';
 import type { Metrics } from './metrics.js';
 import type { WebSocketHub } from './websocket.js';
@@ -13,6 +16,9 @@ export interface RouteDeps {
   users: UsersService;
   config: ConfigService;
   directory: DirectoryService;
+  conversations: ConversationsService;
+  diagnostics: DiagnosticsService;
+  routing: RoutingService;
   metrics: Metrics;
   hub: WebSocketHub;
   nodeId: string;

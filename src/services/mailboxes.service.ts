@@ -34,6 +34,12 @@ interface Running {
   fingerprint: string;
 }
 
+/** A mailbox's spec as its connector needs it: secrets decrypted, `proxy: inherit` resolved. */
+export function effectiveMailboxSpec(secrets: SecretBox, row: MailboxRow, proxy: string | null): MailboxSpec {
+  const spec = specWithSecrets(secrets, 'mailboxes', row, (s) => mailboxSchema.parse(s));
+  return { ...spec, proxy: spec.proxy === 'inherit' ? (proxy ?? 'none') : spec.proxy };
+}
+
 /** The global proxy applied to `proxy: inherit`. */
 export async function globalProxy(store: Store, secrets: SecretBox): Promise<string | null> {
   const row = await store.repos.config.getSetting('proxy');
@@ -104,8 +110,8 @@ export class MailboxesService {
 
   private createRunner(row: MailboxRow, proxy: string | null): MailboxRunner {
     const logger = this.deps.logger.child({ mailbox: row.name });
-    const spec = specWithSecrets(this.deps.secrets, 'mailboxes', row, (s) => mailboxSchema.parse(s));
-    const effective = { ...spec, proxy: spec.proxy === 'inherit' ? (proxy ?? 'none') : spec.proxy };
+    const effective = effectiveMailboxSpec(this.deps.secrets, row, proxy);
+    const spec = effective;
     return new MailboxRunner({
       mailboxId: row.id,
       name: row.name,

@@ -4,6 +4,7 @@ import type { SecretBox } from '../auth/secret-box.js';
 import { senderSchema, type SenderSpec } from '../config/schema.js';
 import type { MailSender } from '../connectors/mail-sender.js';
 import { SendError, SmtpSender } from '../connectors/smtp/smtp-sender.js';
+import type { SenderRow } from '../store/config.repository.js';
 import type { Store } from '../store/store.js';
 import { specWithSecrets } from './config-sections.js';
 import { globalProxy } from './mailboxes.service.js';
@@ -16,6 +17,12 @@ export const defaultSenderFactory: SenderFactory = (spec) => {
   }
   return new SmtpSender({ spec });
 };
+
+/** A sender's spec as the connector needs it: secrets decrypted, `proxy: inherit` resolved. */
+export function effectiveSenderSpec(secrets: SecretBox, row: SenderRow, proxy: string | null): SenderSpec {
+  const spec = specWithSecrets(secrets, 'senders', row, (s) => senderSchema.parse(s));
+  return { ...spec, proxy: spec.proxy === 'inherit' ? (proxy ?? 'none') : spec.proxy };
+}
 
 export class SendersService {
   private readonly cache = new Map<number, { sender: MailSender; fingerprint: string }>();
@@ -30,8 +37,7 @@ export class SendersService {
     const cached = this.cache.get(senderId);
     if (cached?.fingerprint === fingerprint) return cached.sender;
     await cached?.sender.close();
-    const spec = specWithSecrets(this.deps.secrets, 'senders', row, (s) => senderSchema.parse(s));
-    const sender = (this.deps.factory ?? defaultSenderFactory)({ ...spec, proxy: spec.proxy === 'inherit' ? (proxy ?? 'none') : spec.proxy });
+    const sender = (this.deps.factory ?? defaultSenderFactory)(effectiveSenderSpec(this.deps.secrets, row, proxy));
     this.cache.set(senderId, { sender, fingerprint });
     return sender;
   }

@@ -100,6 +100,65 @@ export class ConversationRepository {
     return row.id;
   }
 
+  /** Stores what parsing learned about an inbound message and files it (or not) in a conversation. */
+  async fileInbound(
+    messageId: number,
+    f: {
+      conversationId: number | null;
+      messageIdHeader: string | null;
+      inReplyTo: string | null;
+      references: string[];
+      fromAddress: string | null;
+      fromName: string | null;
+      to: unknown;
+      cc: unknown;
+      subject: string;
+      sentDate: Date | null;
+      text: string | null;
+      html: string | null;
+      classification: unknown;
+      quarantineReason: string | null;
+    },
+  ): Promise<void> {
+    await this.db
+      .updateTable('messages')
+      .set({
+        conversation_id: f.conversationId,
+        message_id: f.messageIdHeader,
+        in_reply_to: f.inReplyTo,
+        refs: f.references,
+        from_address: f.fromAddress,
+        from_name: f.fromName,
+        to_addrs: JSON.stringify(f.to),
+        cc_addrs: JSON.stringify(f.cc),
+        subject: f.subject,
+        sent_date: f.sentDate,
+        text_body: f.text,
+        html_body: f.html,
+        classification: JSON.stringify(f.classification),
+        quarantine_reason: f.quarantineReason,
+        ingest_state: f.quarantineReason === null ? 'done' : 'quarantined',
+      })
+      .where('id', '=', messageId)
+      .execute();
+  }
+
+  /** Quarantines a message that could not be parsed: stored, visible to admins, not routed. */
+  async quarantine(messageId: number, reason: string): Promise<void> {
+    await this.db.updateTable('messages').set({ ingest_state: 'quarantined', quarantine_reason: reason }).where('id', '=', messageId).execute();
+  }
+
+  /** Conversations by id, for threading lookups. */
+  async refs(ids: number[]): Promise<ConversationRow[]> {
+    if (ids.length === 0) return [];
+    return this.db.selectFrom('conversations').selectAll().where('id', 'in', ids).execute();
+  }
+
+  /** An outgoing message of ours by its Message-ID (a bounce names it). */
+  outboundByMessageId(messageId: string) {
+    return this.db.selectFrom('messages').select(['id', 'conversation_id', 'delivery_state']).where('message_id', '=', messageId).where('direction', '=', 'outbound').executeTakeFirst();
+  }
+
   get(id: number): Promise<ConversationRow | undefined> {
     return this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
   }

@@ -1,0 +1,145 @@
+/**
+ * Files one parsed inbound message inside the ingest transaction: joins or reopens the
+ * conversation it threads into, opens a new one in the mailbox's queue, or keeps a machine-made
+ * message without creating work (API.md: kept and visible). A bounce also marks our original
+ * outgoing message failed with the recipient and status it names (RFC 3464).
+ */
+import type { QueueSpec } from '../config/schema.js';
+import { normalizeMessageId, type Classification, type ParsedMessage, type ThreadDecision } from '../ingest/index.js';
+import type { Audience } from '../domain/events.js';
+import type { Repos } from '../store/store.js';
+import type { Notice } from './routing-apply.js';
+
+export interface FilingInput {
+  messageId: number;
+  receivedAt: Date;
+  mailboxId: number | null;
+  queue: { id: number; name: string; spec: QueueSpec } | undefined;
+  parsed: ParsedMessage;
+  classification: Classification;
+  decision: ThreadDecision;
+  /** The sanitized HTML (never the raw one). */
+  html: string | null;
+  /** The routing language (API.md `language: auto`), or null. */
+  language: string | null;
+}
+
+export interface Filed {
+  notices: Notice[];
+  /** A conversation to hand to the router (new or reopened), or null. */
+  route: number | null;
+  /** An agent whose load changed, or null. */
+  agentChanged: number | null;
+}
+
+const supervisors: Audience = { kind: 'roles', roles: ['supervisor'] };
+
+function classificationRecord(c: FilingInput) {
+  const k = c.classification;
+  const d = c.decision;
+  return {
+    kind: k.kind,
+    automated: k.automated,
+    signals: k.signals,
+    ...(k.delivery ? { delivery: k.delivery } : {}),
+    ...(k.feedback ? { feedback: k.feedback } : {}),
+    ...(k.calendar ? { calendar: k.calendar } : {}),
+    language: c.language,
+    thread: { action: d.action, reason: d.reason, ...(d.action !== 'new' ? { via: d.via } : {}), rejected: d.rejected },
+    warnings: c.parsed.warnings,
+  };
+}
+
+async function markBounced(r: Repos, c: FilingInput): Promise<void> {
+  const delivery = c.classification.delivery;
+  if (c.classification.kind !== 'bounce' || !delivery?.originalMessageId) return;
+  const original = await r.conversations.outboundByMessageId(normalizeMessageId(delivery.originalMessageId));
+  if (!original) return;
+  const failed = delivery.recipients.filter((x) => x.action === 'failed');
+  const detail = (failed.length ? failed : delivery.recipients).map((x) => `${x.recipient}: ${x.status ?? 'failed'}${x.diagnostic ? ` (${x.diagnostic})` : ''}`).join('; ');
+  await r.outbox.markFailed(original.id, `BOUNCED: ${detail || 'the receiving server returned the message'}`);
+}
+
+export async function fileMessage(r: Repos, c: FilingInput): Promise<Filed> {
+  const p = c.parsed;
+  const base = {
+    messageIdHeader: p.messageId,
+    inReplyTo: p.inReplyTo[0] ?? null,
+    references: p.references,
+    fromAddress: p.from?.address || null,
+    fromName: p.from?.name || null,
+    to: p.to,
+    cc: p.cc,
+    subject: p.subject,
+    sentDate: p.date,
+    text: p.text,
+    html: c.html,
+    classification: classificationRecord(c),
+  };
+  await markBounced(r, c);
+  const automated = c.classification.automated && !c.queue?.spec.route_automated;
+
+  if (c.decision.action !== 'new') {
+    const convId = Number(c.decision.conversationId);
+    const conv = (await r.conversations.getForUpdate(convId))!;
+    await r.conversations.fileInbound(c.messageId, { ...base, conversationId: convId, quarantineReason: null });
+    const notify = (state: string, assignee: number | null): Notice => ({
+      type: 'conversation.updated',
+      data: { id: convId, state, assigneeId: assignee, newMessageId: c.messageId },
+      audience: { kind: 'some', userIds: assignee ? [assignee] : [], roles: ['supervisor'] },
+    });
+    if (automated) {
+      await r.conversations.addEvent(convId, 'automated-message', 'ingest', { messageId: c.messageId, kind: c.classification.kind });
+      return { notices: [notify(conv.state, conv.assignee_id)], route: null, agentChanged: null };
+    }
+    if (c.decision.action === 'reopen') {
+      const sla = c.queue?.spec.sla_first_response_minutes ?? 60;
+      const now = new Date();
+      const row = await r.conversations.update(convId, {
+        state: 'queued',
+        assignee_id: null,
+        queued_at: now,
+        handled_at: null,
+        first_response_at: null,
+        sla_due_at: new Date(c.receivedAt.getTime() + sla * 60_000),
+      });
+      await r.conversations.addEvent(convId, 'reopened', 'ingest', { messageId: c.messageId, via: c.decision.via });
+      return { notices: [notify(row.state, null)], route: convId, agentChanged: null };
+    }
+    if (conv.state === 'waiting') {
+      // The customer answered: the conversation is the agent's work again (or the queue's).
+      const row = await r.conversations.update(convId, conv.assignee_id ? { state: 'assigned' } : { state: 'queued', queued_at: new Date() });
+      await r.conversations.addEvent(convId, 'customer-replied', 'ingest', { messageId: c.messageId });
+      return { notices: [notify(row.state, row.assignee_id)], route: row.state === 'queued' ? convId : null, agentChanged: row.assignee_id };
+    }
+    await r.conversations.addEvent(convId, 'customer-replied', 'ingest', { messageId: c.messageId });
+    return { notices: [notify(conv.state, conv.assignee_id)], route: null, agentChanged: null };
+  }
+
+  const quarantine = async (reason: string): Promise<Filed> => {
+    await r.conversations.fileInbound(c.messageId, { ...base, conversationId: null, quarantineReason: reason });
+    return { notices: [{ type: 'message.quarantined', data: { id: c.messageId, reason }, audience: { kind: 'roles', roles: ['admin'] } }], route: null, agentChanged: null };
+  };
+  if (automated) return quarantine(`${c.classification.kind}: kept, not routed (${c.classification.signals.join('; ') || 'sent by a machine'})`);
+  if (!c.queue) return quarantine('NO_QUEUE: the mailbox this came from no longer feeds a queue');
+  if (!p.from?.address) return quarantine('NO_SENDER: the message has no usable From address to reply to');
+
+  const conv = await r.conversations.create({
+    queueId: c.queue.id,
+    mailboxId: c.mailboxId,
+    subject: p.subject,
+    customerAddress: p.from.address,
+    customerName: p.from.name || null,
+    language: c.language,
+    priority: c.queue.spec.priority,
+    receivedAt: c.receivedAt,
+    slaDueAt: new Date(c.receivedAt.getTime() + c.queue.spec.sla_first_response_minutes * 60_000),
+  });
+  await r.conversations.fileInbound(c.messageId, { ...base, conversationId: conv.id, quarantineReason: null });
+  await r.conversations.addEvent(conv.id, 'created', 'ingest', { messageId: c.messageId, queue: c.queue.name });
+  return {
+    notices: [{ type: 'conversation.updated', data: { id: conv.id, state: conv.state, queue: c.queue.name, created: true }, audience: supervisors }],
+    route: conv.id,
+    agentChanged: null,
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * The ingest pipeline: every message whose raw bytes are committed (`received`) is parsed in
+ * the worker pool (attachments streamed into the database), classified, threaded and filed in
+ * one transaction: a new conversation, a reply joining one (or reopening it), a machine-made
+ * message kept without work, or a quarantine with the reason. A message that cannot be parsed
+ * is never dropped and never blocks the next; a crash re-runs it from its stored bytes.
+ */
+import type { Logger } from 'pino';
+import type { SecretBox } from '../auth/secret-box.js';
+import { queueSchema, type QueueSpec } from '../config/schema.js';
+import { errorMessage } from '../domain/errors.js';
+import type { EventBus } from '../domain/events.js';
+import {
+  classifyMessage,
+  detectLanguage,
+  lookupsFromMaps,
+  resolveThread,
+  sanitizeHtml,
+  threadingKeys,
+  type ConversationRef,
+  type ParsedMessage,
+  type ParserPool,
+  type ThreadDecision,
+} from '../ingest/index.js';
+import type { Store } from '../store/store.js';
+import type { UserRecord } from '../store/user.repository.js';
+import { databaseAttachmentSink } from './attachment-sink.js';
+import { fileMessage, type Filed } from './ingest-filing.js';
+import type { RoutingService } from './routing.service.js';
+import { Wakeup } from './wakeup.js';
+
+export interface IngestDeps {
+  store: Store;
+  bus: EventBus;
+  secrets: SecretBox;
+  routing: RoutingService;
+  pool: ParserPool;
+  logger: Logger;
+}
+
+export class IngestService {
+  private readonly wake = new Wakeup();
+  private loop: Promise<void> | undefined;
+  private idleResolvers: (() => void)[] = [];
+  private busy = false;
+
+  constructor(private readonly deps: IngestDeps) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** New raw messages were committed. */
+  kick(): void {
+    this.wake.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.wake.stop();
+    await this.loop;
+  }
+
+  /** Resolves once nothing is waiting to be processed (tests, benchmarks). */
+  idle(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.idleResolvers.push(resolve));
+  }
+
+  private async run(): Promise<void> {
+    while (!this.wake.isStopped) {
+      let retryLater = false;
+      try {
+        this.busy = true;
+        const pending = await this.deps.store.repos.inbound.pending(20);
+        for (const p of pending) {
+          if (this.wake.isStopped) return;
+          if (!(await this.processOne(p.id))) retryLater = true;
+        }
+        if (pending.length === 20 && !retryLater) continue;
+      } catch (err) {
+        this.deps.logger.error({ err: errorMessage(err) }, 'ingest failed; retrying');
+        retryLater = true;
+      }
+      this.busy = false;
+      for (const r of this.idleResolvers.splice(0)) r();
+      await this.wake.wait(retryLater ? 5_000 : 60_000);
+    }
+  }
+
+  /** Parses and files one message. False when it should be tried again later (a transient failure). */
+  async processOne(messageId: number): Promise<boolean> {
+    const { store, logger } = this.deps;
+    const row = await store.db.selectFrom('messages').select(['id', 'mailbox_id', 'raw', 'received_at', 'ingest_state']).where('id', '=', messageId).executeTakeFirst();
+    if (!row || row.ingest_state !== 'received') return true;
+    const mailbox = row.mailbox_id === null ? undefined : await store.repos.config.findMailbox(row.mailbox_id);
+    const queueRow = mailbox ? await store.repos.config.findQueue(mailbox.queue_id) : undefined;
+    const queue = queueRow ? { id: queueRow.id, name: queueRow.name, spec: queueSchema.parse(queueRow.spec) } : undefined;
+
+    // What an interrupted earlier attempt left behind goes first.
+    await store.repos.attachments.deleteForMessage(messageId);
+    const result = await this.deps.pool.parse(Buffer.from(row.raw), {
+      sink: databaseAttachmentSink(store, messageId),
+      ...(queue ? { limits: { maxMessageBytes: queue.spec.max_message_mb * 1024 * 1024 } } : {}),
+    });
+    if (!result.ok) {
+      if (result.failure.retryable) {
+        logger.warn({ messageId, code: result.failure.code }, 'parse failed for a transient reason; will retry');
+        return false;
+      }
+      await store.repos.attachments.deleteForMessage(messageId);
+      await store.repos.conversations.quarantine(messageId, `${result.failure.code}: ${result.failure.reason}`);
+      this.deps.bus.publish('message.quarantined', { id: messageId, reason: result.failure.reason }, { kind: 'roles', roles: ['admin'] });
+      logger.warn({ messageId, code: result.failure.code }, 'message quarantined');
+      return true;
+    }
+    const parsed = result.message;
+    const classification = classifyMessage(parsed);
+    const keys = this.deps.secrets.deriveKeys('reply-token');
+    const decision = await this.thread(parsed, keys);
+    const attachments = await store.repos.conversations.attachmentsOf([messageId]);
+    const cids = new Map(attachments.filter((a) => a.content_id).map((a) => [a.content_id!, a.id]));
+    const html = parsed.html === null ? null : sanitizeHtml(parsed.html, { cidToAttachmentId: cids }).html;
+    const language = queue?.spec.language === 'auto' ? await this.routableLanguage(parsed, queue.spec) : null;
+
+    let filed: Filed;
+    try {
+      filed = await store.transaction((r) => fileMessage(r, { messageId, receivedAt: row.received_at, mailboxId: row.mailbox_id, queue, parsed, classification, decision, html, language }));
+    } catch (err) {
+      logger.error({ messageId, err: errorMessage(err) }, 'filing a parsed message failed; will retry');
+      return false;
+    }
+    for (const n of filed.notices) this.deps.bus.publish(n.type, n.data, n.audience);
+    if (filed.route !== null) await this.deps.routing.enqueue(filed.route);
+    if (filed.agentChanged !== null) await this.deps.routing.agentChanged(filed.agentChanged);
+    return true;
+  }
+
+  private async thread(parsed: ParsedMessage, keys: Buffer[]): Promise<ThreadDecision> {
+    const { store } = this.deps;
+    const want = threadingKeys(parsed, { replyTokenKeys: keys });
+    const byMessageId = new Map<string, ConversationRef>();
+    for (const m of await store.repos.conversations.byMessageIds(want.messageIds)) {
+      byMessageId.set(m.message_id, { id: String(m.conversation_id), customerAddress: m.customer_address, state: m.state });
+    }
+    const ids = [...want.conversationIds.map(Number), ...want.numbers].filter((n) => Number.isSafeInteger(n) && n > 0);
+    const byId = new Map<string, ConversationRef>();
+    for (const c of await store.repos.conversations.refs(ids)) byId.set(String(c.id), { id: String(c.id), customerAddress: c.customer_address, state: c.state });
+    const byNumber = new Map([...byId.values()].map((c) => [Number(c.id), c]));
+    return resolveThread(parsed, lookupsFromMaps({ byMessageId, byId, byNumber }), { replyTokenKeys: keys });
+  }
+
+  /**
+   * API.md `language: auto`: the detected language is a requirement only when detection is
+   * confident and an agent who qualifies for the queue speaks it; otherwise none.
+   */
+  private async routableLanguage(parsed: ParsedMessage, spec: QueueSpec): Promise<string | null> {
+    const detected = detectLanguage(parsed.text);
+    if (!detected.confident || !detected.language) return null;
+    const lang = detected.language;
+    const qualifies = (u: UserRecord) =>
+      Object.keys(u.languages).some((l) => l.split('-')[0] === lang) && Object.entries(spec.skills).every(([skill, min]) => (u.skills[skill] ?? 0) >= min);
+    return (await this.deps.store.repos.users.listAll()).some(qualifies) ? lang : null;
+  }
+}
