@@ -7,6 +7,7 @@ import type { SecretBox } from '../auth/secret-box.js';
 import type { MailboxSpec, SenderSpec } from '../config/schema.js';
 import { testImapConnection } from '../connectors/imap/imap-connection-test.js';
 import type { ConnectionStep } from '../connectors/net/connection-steps.js';
+import { testPop3Connection } from '../connectors/pop3/pop3-connection-test.js';
 import { testSmtpConnection } from '../connectors/smtp/smtp-connection-test.js';
 import { notFound } from '../domain/errors.js';
 import type { Store } from '../store/store.js';
@@ -23,6 +24,7 @@ export type MailboxTester = (spec: MailboxSpec) => Promise<ConnectionTestResult>
 /** The connection test of each protocol that has one. */
 export const MAILBOX_TESTERS: Partial<Record<MailboxSpec['protocol'], MailboxTester>> = {
   imap: testImapConnection,
+  pop3: (spec) => testPop3Connection(spec),
 };
 
 export class DiagnosticsService {
@@ -37,7 +39,7 @@ export class DiagnosticsService {
       ? await tester(spec)
       : {
           ok: false,
-          steps: [{ name: 'tcp', ok: false, code: 'PROTOCOL_NOT_AVAILABLE', ms: 0, detail: `No connection test for ${spec.protocol} in this version`, hint: 'Use IMAP for this mailbox for now.', warnings: [] }],
+          steps: [{ name: 'tcp', ok: false, code: 'PROTOCOL_NOT_AVAILABLE', ms: 0, detail: `No connection test for ${spec.protocol} in this version`, hint: 'Use IMAP or POP3 for this mailbox for now.', warnings: [] }],
         };
     await this.deps.store.repos.mailboxStatus.addEvent({ mailboxId: id, kind: 'test', message: result.ok ? 'connection test passed' : `connection test failed at ${result.steps.at(-1)?.name}: ${result.steps.at(-1)?.code}`, detail: { ok: result.ok } });
     return { ...result, name: row.name, protocol: spec.protocol };

@@ -53,6 +53,10 @@ const SLOW_RETRY_MS: Record<string, number> = {
   TLS_CERT_EXPIRED: 5 * 60_000,
   TLS_PIN_MISMATCH: 5 * 60_000,
   STARTTLS_NOT_OFFERED: 5 * 60_000,
+  POP3_NO_UIDL: 30 * 60_000,
+  AUTH_METHOD_UNSUPPORTED: 30 * 60_000,
+  POP3_LOGIN_DELAY: 5 * 60_000,
+  MAILBOX_IN_USE: 60_000,
 };
 
 function asAppError(err: unknown): AppError {

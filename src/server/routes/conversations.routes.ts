@@ -8,6 +8,7 @@ import { Type } from 'typebox';
 import { authorize } from '../../auth/policy.js';
 import type { ConversationState } from '../../domain/types.js';
 import { AppError } from '../../domain/errors.js';
+import { safeFilename } from '../../ingest/index.js';
 import { requireAuth } from '../auth-hook.js';
 import { decodeCursor, page } from '../pagination.js';
 import { presentConversationItem, presentMessage } from '../presenters/conversation.presenter.js';
@@ -38,7 +39,7 @@ const TransferBody = Type.Object(
 
 /** RFC 6266 filename for Content-Disposition, ASCII fallback plus UTF-8. */
 function disposition(filename: string | null): string {
-  const name = (filename ?? 'attachment').replace(/[\r\n"\\\u0000-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '_');
+  const name = safeFilename(filename).replace(/["\\]/g, '_');
   const ascii = name.replace(/[^\x20-\x7e]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
