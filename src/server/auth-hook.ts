@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** The route itself authenticates (POST /session) and needs no CSRF token. */
     csrfExempt?: boolean;
+    /** Anyone may call it and it must answer without the database (GET /health). */
+    public?: boolean;
   }
 }
 
@@ -49,6 +51,7 @@ export function registerAuthHook(app: FastifyInstance, auth: AuthService): void 
   app.decorateRequest('auth', null);
   app.addHook('onRequest', async (request) => {
     if (!request.url.startsWith('/api/') && !request.url.startsWith('/metrics')) return;
+    if (request.routeOptions.config.public) return;
     const bearer = bearerOf(request);
     if (bearer) {
       request.auth = await auth.fromBearer(bearer);

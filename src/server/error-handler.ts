@@ -27,9 +27,23 @@ function ajvPath(instancePath: string, missing?: string): string {
   return parts.join('').replace(/^\./, '') || '(body)';
 }
 
+/** Errors that mean the database cannot be reached right now (pg, PGlite, sockets). */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006'].includes(e.code ?? '')) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down)|did not answer/i.test(e.message ?? '');
+}
+
 /** Maps Fastify's own errors (validation, body parsing, limits) to stable codes. */
 export function toAppError(err: FastifyError | Error): AppError | null {
   if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return new AppError('DB_UNAVAILABLE', 'The database cannot be reached right now', {
+      status: 503,
+      hint: 'Mailroom keeps retrying by itself; check that PostgreSQL is running and reachable (see /api/v1/health).',
+    });
+  }
   const fe = err as FastifyError & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string };
   if (fe.validation) {
     const where = fe.validationContext ?? 'body';

@@ -15,7 +15,7 @@ const Health = Type.Object({
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|::ffff:127\.\d+\.\d+\.\d+)$/;
 
 export async function healthRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  app.get('/api/v1/health', { schema: { tags: ['system'], response: { 200: Health, 503: Health } } }, async (_request, reply) => {
+  app.get('/api/v1/health', { schema: { tags: ['system'], response: { 200: Health, 503: Health } }, config: { public: true } }, async (_request, reply) => {
     try {
       await deps.database.ping(1500);
       return { status: 'ok', db: 'ok', node: deps.nodeId, version: deps.version };
