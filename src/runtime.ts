@@ -31,6 +31,7 @@ import { StoreInboundSink } from './services/inbound-sink.js';
 import { IngestService } from './services/ingest.service.js';
 import { MailboxesService, type SourceFactory } from './services/mailboxes.service.js';
 import { OutboxService } from './services/outbox.service.js';
+import { QuarantineService } from './services/quarantine.service.js';
 import { RoutingService } from './services/routing.service.js';
 import { SendersService, type SenderFactory } from './services/senders.service.js';
 import { defaultSourceFactory } from './services/source-factory.js';
@@ -72,7 +73,7 @@ async function startMailPath(core: Core, logger: Logger, opts: RuntimeOptions): 
   const routing = new RoutingService({ store, bus, users, logger: logger.child({ part: 'routing' }) });
   const senders = new SendersService({ store, secrets, ...(opts.senderFactory ? { factory: opts.senderFactory } : {}) });
   const outbox = new OutboxService({ store, bus, logger: logger.child({ part: 'outbox' }), senderFor: (id) => senders.senderFor(id) });
-  const ingest = new IngestService({ store, bus, secrets, routing, pool, logger: logger.child({ part: 'ingest' }) });
+  const ingest = new IngestService({ store, bus, secrets, routing, pool, logger: logger.child({ part: 'ingest' }), onOutbox: () => outbox.kick() });
   const conversations = new ConversationsService({ store, bus, secrets, routing, outbox });
   const mailboxes = new MailboxesService({
     store,
@@ -189,6 +190,7 @@ export class Runtime {
         directory: core.directory,
         conversations: mail.conversations,
         diagnostics: new DiagnosticsService({ store: core.store, secrets: core.secrets }),
+        quarantine: new QuarantineService({ store: core.store, kick: () => mail!.ingest.kick() }),
         routing: mail.routing,
         metrics,
         hub,

@@ -5,6 +5,7 @@ import type { ConfigService } from '../services/config.service.js';
 import type { ConversationsService } from '../services/conversations.service.js';
 import type { DiagnosticsService } from '../services/diagnostics.service.js';
 import type { DirectoryService } from '../services/directory.service.js';
+import type { QuarantineService } from '../services/quarantine.service.js';
 import type { RoutingService } from '../services/routing.service.js';
 import type { UsersService } from '../services/users.service.js';
 import type { Metrics } from './metrics.js';
@@ -18,6 +19,7 @@ export interface RouteDeps {
   directory: DirectoryService;
   conversations: ConversationsService;
   diagnostics: DiagnosticsService;
+  quarantine: QuarantineService;
   routing: RoutingService;
   metrics: Metrics;
   hub: WebSocketHub;

@@ -29,7 +29,9 @@ export interface ListQuery {
   queue?: string;
   /** A login, or `me`. */
   assignee?: string;
-  afterId: number;
+  /** Newest first; `afterId` then means "before this id" (null: from the newest). */
+  desc?: boolean;
+  afterId: number | null;
   limit: number;
 }
 
@@ -68,6 +70,7 @@ export class ConversationsService {
       },
       q.afterId,
       q.limit,
+      q.desc ?? false,
     );
   }
 

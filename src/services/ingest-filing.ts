@@ -8,6 +8,7 @@ import type { QueueSpec } from '../config/schema.js';
 import { normalizeMessageId, type Classification, type ParsedMessage, type ThreadDecision } from '../ingest/index.js';
 import type { Audience } from '../domain/events.js';
 import type { Repos } from '../store/store.js';
+import { maybeAutoAck, type AutoAckContext } from './auto-ack.js';
 import type { Notice } from './routing-apply.js';
 
 export interface FilingInput {
@@ -22,6 +23,10 @@ export interface FilingInput {
   html: string | null;
   /** The routing language (API.md `language: auto`), or null. */
   language: string | null;
+  /** Released from quarantine by an admin: routed whatever its classification. */
+  force?: boolean;
+  /** For the queue's auto-acknowledgement (absent: none is sent). */
+  autoAck?: AutoAckContext;
 }
 
 export interface Filed {
@@ -30,6 +35,8 @@ export interface Filed {
   route: number | null;
   /** An agent whose load changed, or null. */
   agentChanged: number | null;
+  /** Something was queued in the outbox (an auto-acknowledgement). */
+  outbox?: boolean;
 }
 
 const supervisors: Audience = { kind: 'roles', roles: ['supervisor'] };
@@ -77,7 +84,7 @@ export async function fileMessage(r: Repos, c: FilingInput): Promise<Filed> {
     classification: classificationRecord(c),
   };
   await markBounced(r, c);
-  const automated = c.classification.automated && !c.queue?.spec.route_automated;
+  const automated = !c.force && c.classification.automated && !c.queue?.spec.route_automated;
 
   if (c.decision.action !== 'new') {
     const convId = Number(c.decision.conversationId);
@@ -104,7 +111,13 @@ export async function fileMessage(r: Repos, c: FilingInput): Promise<Filed> {
         sla_due_at: new Date(c.receivedAt.getTime() + sla * 60_000),
       });
       await r.conversations.addEvent(convId, 'reopened', 'ingest', { messageId: c.messageId, via: c.decision.via });
-      return { notices: [notify(row.state, null)], route: convId, agentChanged: null };
+      // The agent who had it hears of it too (their list shows it reopened, and stickiness may offer it back).
+      const former = conv.assignee_id ?? conv.last_agent_id;
+      return {
+        notices: [{ type: 'conversation.updated', data: { id: convId, state: row.state, assigneeId: null, newMessageId: c.messageId, reopened: true }, audience: { kind: 'some', userIds: former ? [former] : [], roles: ['supervisor'] } }],
+        route: convId,
+        agentChanged: null,
+      };
     }
     if (conv.state === 'waiting') {
       // The customer answered: the conversation is the agent's work again (or the queue's).
@@ -122,14 +135,14 @@ export async function fileMessage(r: Repos, c: FilingInput): Promise<Filed> {
   };
   if (automated) return quarantine(`${c.classification.kind}: kept, not routed (${c.classification.signals.join('; ') || 'sent by a machine'})`);
   if (!c.queue) return quarantine('NO_QUEUE: the mailbox this came from no longer feeds a queue');
-  if (!p.from?.address) return quarantine('NO_SENDER: the message has no usable From address to reply to');
+  if (!p.from?.address && !c.force) return quarantine('NO_SENDER: the message has no usable From address to reply to');
 
   const conv = await r.conversations.create({
     queueId: c.queue.id,
     mailboxId: c.mailboxId,
     subject: p.subject,
-    customerAddress: p.from.address,
-    customerName: p.from.name || null,
+    customerAddress: p.from?.address || '(unknown sender)',
+    customerName: p.from?.name || null,
     language: c.language,
     priority: c.queue.spec.priority,
     receivedAt: c.receivedAt,
@@ -137,7 +150,15 @@ export async function fileMessage(r: Repos, c: FilingInput): Promise<Filed> {
   });
   await r.conversations.fileInbound(c.messageId, { ...base, conversationId: conv.id, quarantineReason: null });
   await r.conversations.addEvent(conv.id, 'created', 'ingest', { messageId: c.messageId, queue: c.queue.name });
+  let acked = false;
+  if (c.autoAck && c.queue.spec.auto_ack) {
+    const queueRow = await r.config.findQueue(c.queue.id);
+    const sender = queueRow ? await r.config.findSender(queueRow.sender_id) : undefined;
+    const senderFrom = (sender?.spec as { from?: string } | undefined)?.from;
+    if (senderFrom) acked = (await maybeAutoAck(r, { conversation: conv, parsed: p, classification: c.classification, queue: c.queue, senderFrom, ctx: c.autoAck }))?.send ?? false;
+  }
   return {
+    outbox: acked,
     notices: [{ type: 'conversation.updated', data: { id: conv.id, state: conv.state, queue: c.queue.name, created: true }, audience: supervisors }],
     route: conv.id,
     agentChanged: null,

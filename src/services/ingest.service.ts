@@ -25,6 +25,9 @@ import {
 import type { Store } from '../store/store.js';
 import type { UserRecord } from '../store/user.repository.js';
 import { databaseAttachmentSink } from './attachment-sink.js';
+import type { AutoAckContext } from './auto-ack.js';
+import { fallbackFields } from './ingest-fallback.js';
+import { addressOf } from './reply-composer.js';
 import { fileMessage, type Filed } from './ingest-filing.js';
 import type { RoutingService } from './routing.service.js';
 import { Wakeup } from './wakeup.js';
@@ -36,6 +39,8 @@ export interface IngestDeps {
   routing: RoutingService;
   pool: ParserPool;
   logger: Logger;
+  /** Told when an automatic reply was queued. */
+  onOutbox?: () => void;
 }
 
 export class IngestService {
@@ -90,8 +95,10 @@ export class IngestService {
   /** Parses and files one message. False when it should be tried again later (a transient failure). */
   async processOne(messageId: number): Promise<boolean> {
     const { store, logger } = this.deps;
-    const row = await store.db.selectFrom('messages').select(['id', 'mailbox_id', 'raw', 'received_at', 'ingest_state']).where('id', '=', messageId).executeTakeFirst();
+    const row = await store.db.selectFrom('messages').select(['id', 'mailbox_id', 'raw', 'received_at', 'ingest_state', 'classification']).where('id', '=', messageId).executeTakeFirst();
     if (!row || row.ingest_state !== 'received') return true;
+    // Released from quarantine by an admin: route it whatever it is.
+    const force = Boolean((row.classification as { release?: unknown } | null)?.release);
     const mailbox = row.mailbox_id === null ? undefined : await store.repos.config.findMailbox(row.mailbox_id);
     const queueRow = mailbox ? await store.repos.config.findQueue(mailbox.queue_id) : undefined;
     const queue = queueRow ? { id: queueRow.id, name: queueRow.name, spec: queueSchema.parse(queueRow.spec) } : undefined;
@@ -108,6 +115,7 @@ export class IngestService {
         return false;
       }
       await store.repos.attachments.deleteForMessage(messageId);
+      if (force && queue) return this.fileUnparseable(messageId, row.raw, row.received_at, row.mailbox_id, queue, `${result.failure.code}: ${result.failure.reason}`);
       await store.repos.conversations.quarantine(messageId, `${result.failure.code}: ${result.failure.reason}`);
       this.deps.bus.publish('message.quarantined', { id: messageId, reason: result.failure.reason }, { kind: 'roles', roles: ['admin'] });
       logger.warn({ messageId, code: result.failure.code }, 'message quarantined');
@@ -124,14 +132,68 @@ export class IngestService {
 
     let filed: Filed;
     try {
-      filed = await store.transaction((r) => fileMessage(r, { messageId, receivedAt: row.received_at, mailboxId: row.mailbox_id, queue, parsed, classification, decision, html, language }));
+      const autoAck = queue?.spec.auto_ack ? await this.autoAckContext(keys) : undefined;
+      filed = await store.transaction((r) =>
+        fileMessage(r, { messageId, receivedAt: row.received_at, mailboxId: row.mailbox_id, queue, parsed, classification, decision, html, language, force, ...(autoAck ? { autoAck } : {}) }),
+      );
     } catch (err) {
       logger.error({ messageId, err: errorMessage(err) }, 'filing a parsed message failed; will retry');
       return false;
     }
     for (const n of filed.notices) this.deps.bus.publish(n.type, n.data, n.audience);
+    if (filed.outbox) this.deps.onOutbox?.();
     if (filed.route !== null) await this.deps.routing.enqueue(filed.route);
     if (filed.agentChanged !== null) await this.deps.routing.agentChanged(filed.agentChanged);
+    return true;
+  }
+
+  /** Our X-Loop value and every address of ours, for the auto-acknowledgement's loop guard. */
+  private async autoAckContext(keys: Buffer[]): Promise<AutoAckContext> {
+    const { config } = this.deps.store.repos;
+    const [mailboxes, senders] = await Promise.all([config.listMailboxes(), config.listSenders()]);
+    const own = [
+      ...mailboxes.map((m) => (m.spec as { auth?: { user?: string } }).auth?.user ?? ''),
+      ...senders.map((s) => addressOf((s.spec as { from?: string }).from ?? '')),
+    ].filter((a) => a.includes('@'));
+    return { keys, loopId: `mailroom-${keys[0]!.subarray(0, 8).toString('hex')}`, ownAddresses: own };
+  }
+
+  /** A released message that still cannot be parsed: a conversation from its raw header lines. */
+  private async fileUnparseable(messageId: number, raw: Uint8Array, receivedAt: Date, mailboxId: number | null, queue: { id: number; name: string; spec: QueueSpec }, reason: string): Promise<boolean> {
+    const f = fallbackFields(Buffer.from(raw), messageId, reason);
+    const convId = await this.deps.store.transaction(async (r) => {
+      const conv = await r.conversations.create({
+        queueId: queue.id,
+        mailboxId,
+        subject: f.subject,
+        customerAddress: f.fromAddress,
+        customerName: f.fromName,
+        language: null,
+        priority: queue.spec.priority,
+        receivedAt,
+        slaDueAt: new Date(receivedAt.getTime() + queue.spec.sla_first_response_minutes * 60_000),
+      });
+      await r.conversations.fileInbound(messageId, {
+        conversationId: conv.id,
+        messageIdHeader: null,
+        inReplyTo: null,
+        references: [],
+        fromAddress: f.fromAddress,
+        fromName: f.fromName,
+        to: [],
+        cc: [],
+        subject: f.subject,
+        sentDate: null,
+        text: f.text,
+        html: null,
+        classification: { kind: 'unparseable', released: true, reason },
+        quarantineReason: null,
+      });
+      await r.conversations.addEvent(conv.id, 'created', 'ingest', { messageId, released: true, unparseable: reason });
+      return conv.id;
+    });
+    this.deps.bus.publish('conversation.updated', { id: convId, state: 'queued', queue: queue.name, created: true }, { kind: 'roles', roles: ['supervisor'] });
+    await this.deps.routing.enqueue(convId);
     return true;
   }
 

@@ -74,7 +74,7 @@ export class OutboxService {
   }
 
   private publish(item: OutboxItem, delivery: 'sent' | 'failed' | 'queued', error: string | null): void {
-    this.opts.bus.publish('message.delivery', { conversationId: item.conversation_id, messageId: item.id, delivery, error }, { kind: 'roles', roles: ['agent'] });
+    this.opts.bus.publish('message.delivery', { conversationId: item.conversation_id, messageId: item.id, delivery, error }, { kind: 'some', userIds: item.assignee_id ? [item.assignee_id] : [], roles: ['supervisor'] });
   }
 
   private async deliver(item: OutboxItem): Promise<void> {

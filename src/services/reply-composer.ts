@@ -17,6 +17,10 @@ export interface ReplyInput {
   /** Message-IDs of the thread, oldest first (bare). */
   thread: string[];
   keys: Buffer[];
+  /** Use this subject as is (an auto-acknowledgement's template) instead of "Re: …". */
+  subjectOverride?: string;
+  /** More header fields (Auto-Submitted, X-Loop…), values made header-safe here. */
+  headers?: Record<string, string>;
 }
 
 export interface ComposedReply {
@@ -46,7 +50,7 @@ export async function composeReply(input: ReplyInput): Promise<ComposedReply> {
   // RFC 5322 §3.6.4: References = the parent's References + the parent's Message-ID; keep it bounded.
   const references = input.thread.slice(-20);
   const inReplyTo = references.at(-1) ?? null;
-  const subject = replySubject(input.subject, input.conversationId);
+  const subject = input.subjectOverride !== undefined ? sanitizeHeaderValue(input.subjectOverride) : replySubject(input.subject, input.conversationId);
   const composer = new MailComposer({
     from: sanitizeHeaderValue(input.from),
     to: { name: sanitizeHeaderValue(input.to.name ?? ''), address: input.to.address },
@@ -58,6 +62,7 @@ export async function composeReply(input: ReplyInput): Promise<ComposedReply> {
     date: new Date(),
     text: input.text,
     ...(input.html ? { html: input.html } : {}),
+    ...(input.headers ? { headers: Object.fromEntries(Object.entries(input.headers).map(([k, v]) => [k, sanitizeHeaderValue(v)])) } : {}),
   });
   const raw = await composer.compile().build();
   return { raw, messageId: id.messageId, subject, inReplyTo, references, envelopeFrom };

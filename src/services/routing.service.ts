@@ -253,9 +253,14 @@ export class RoutingService {
     });
   }
 
-  /** The agent's open offers. */
-  myOffers(userId: number) {
-    return this.deps.store.repos.routing.pendingFor(userId);
+  /** The agent's open offers, with what the offer event says about each conversation. */
+  async myOffers(userId: number) {
+    const offers = await this.deps.store.repos.routing.pendingFor(userId);
+    const convs = new Map((await this.deps.store.repos.conversations.refs(offers.map((o) => o.conversation_id))).map((c) => [c.id, c]));
+    return offers.map((o) => {
+      const c = convs.get(o.conversation_id);
+      return { ...o, subject: c?.subject ?? '', customer: c?.customer_address ?? '', customerName: c?.customer_name ?? null, queue: (c && this.queues.byId.get(c.queue_id)?.name) ?? null };
+    });
   }
 
   /** Waits until everything queued so far has been decided and applied (tests, shutdown). */

@@ -92,6 +92,10 @@ export class UsersService {
     return user;
   }
 
+  pauseReasons() {
+    return this.deps.store.repos.config.listPauseReasons();
+  }
+
   listAll(): Promise<UserRecord[]> {
     return this.deps.store.repos.users.listAll();
   }

@@ -154,6 +154,25 @@ export class ConversationRepository {
     return this.db.selectFrom('conversations').selectAll().where('id', 'in', ids).execute();
   }
 
+  /** When we sent automatic replies to this address (newest first), for the loop guard. */
+  async autoAckHistory(recipient: string, since: Date): Promise<Date[]> {
+    const rows = await this.db
+      .selectFrom('messages')
+      .select('received_at')
+      .where('direction', '=', 'outbound')
+      .where(sql<boolean>`classification @> ${JSON.stringify({ autoAck: true })}::jsonb`)
+      .where(sql<boolean>`to_addrs @> ${JSON.stringify([{ address: recipient }])}::jsonb`)
+      .where('received_at', '>', since)
+      .orderBy('id', 'desc')
+      .execute();
+    return rows.map((r) => r.received_at);
+  }
+
+  /** Marks an outgoing message as one of our automatic replies. */
+  async markAutoAck(messageId: number): Promise<void> {
+    await this.db.updateTable('messages').set({ classification: JSON.stringify({ autoAck: true }) }).where('id', '=', messageId).execute();
+  }
+
   /** An outgoing message of ours by its Message-ID (a bounce names it). */
   outboundByMessageId(messageId: string) {
     return this.db.selectFrom('messages').select(['id', 'conversation_id', 'delivery_state']).where('message_id', '=', messageId).where('direction', '=', 'outbound').executeTakeFirst();
@@ -172,8 +191,10 @@ export class ConversationRepository {
     return this.db.updateTable('conversations').set({ ...fields, updated_at: sql`now()` }).where('id', '=', id).returningAll().executeTakeFirstOrThrow();
   }
 
-  async list(filter: ConversationFilter, afterId: number, limit: number): Promise<ConversationRow[]> {
-    let q = this.db.selectFrom('conversations').selectAll().where('id', '>', afterId).orderBy('id').limit(limit);
+  /** One page by id: ascending after `afterId`, or descending before it (`desc`, null = newest). */
+  async list(filter: ConversationFilter, afterId: number | null, limit: number, desc = false): Promise<ConversationRow[]> {
+    let q = this.db.selectFrom('conversations').selectAll().orderBy('id', desc ? 'desc' : 'asc').limit(limit);
+    if (afterId !== null) q = q.where('id', desc ? '<' : '>', afterId);
     if (filter.states?.length) q = q.where('state', 'in', filter.states);
     if (filter.queueId !== undefined) q = q.where('queue_id', '=', filter.queueId);
     if (filter.assigneeId !== undefined) q = q.where('assignee_id', '=', filter.assigneeId);

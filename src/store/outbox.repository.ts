@@ -11,6 +11,8 @@ export interface OutboxItem {
   cc_addrs: unknown;
   delivery_attempts: number;
   sender_id: number | null;
+  /** The conversation's assignee (who hears about the delivery), if any. */
+  assignee_id: number | null;
 }
 
 export class OutboxRepository {
@@ -38,20 +40,23 @@ export class OutboxRepository {
       .where('id', 'in', due.map((d) => d.id))
       .returning(['id', 'conversation_id', 'raw', 'from_address', 'to_addrs', 'cc_addrs', 'delivery_attempts'])
       .execute();
-    const senders = await this.senderOf(rows.map((r) => r.conversation_id).filter((x): x is number => x !== null));
-    return rows.map((r) => ({ ...r, raw: Buffer.from(r.raw), sender_id: r.conversation_id === null ? null : (senders.get(r.conversation_id) ?? null) }));
+    const convs = await this.conversationInfo(rows.map((r) => r.conversation_id).filter((x): x is number => x !== null));
+    return rows.map((r) => {
+      const c = r.conversation_id === null ? undefined : convs.get(r.conversation_id);
+      return { ...r, raw: Buffer.from(r.raw), sender_id: c?.sid ?? null, assignee_id: c?.assignee ?? null };
+    });
   }
 
-  /** The sender of each conversation's current queue. */
-  private async senderOf(conversationIds: number[]): Promise<Map<number, number>> {
+  /** The sender of each conversation's current queue, and its assignee. */
+  private async conversationInfo(conversationIds: number[]): Promise<Map<number, { sid: number; assignee: number | null }>> {
     if (conversationIds.length === 0) return new Map();
     const rows = await this.db
       .selectFrom('conversations')
       .innerJoin('queues', 'queues.id', 'conversations.queue_id')
-      .select(['conversations.id as cid', 'queues.sender_id as sid'])
+      .select(['conversations.id as cid', 'queues.sender_id as sid', 'conversations.assignee_id as assignee'])
       .where('conversations.id', 'in', conversationIds)
       .execute();
-    return new Map(rows.map((r) => [r.cid, r.sid]));
+    return new Map(rows.map((r) => [r.cid, { sid: r.sid, assignee: r.assignee }]));
   }
 
   /** Past this point the server may accept the message: a crash now must not send it again. */
@@ -62,7 +67,14 @@ export class OutboxRepository {
   async markSent(id: number, response: string): Promise<void> {
     await this.db
       .updateTable('messages')
-      .set({ delivery_state: 'sent', delivery_phase: null, sent_at: sql`now()`, delivery_error: null, classification: JSON.stringify({ smtpResponse: response }) })
+      // Merged, not replaced: an auto-acknowledgement keeps its mark (the loop guard counts those).
+      .set({
+        delivery_state: 'sent',
+        delivery_phase: null,
+        sent_at: sql`now()`,
+        delivery_error: null,
+        classification: sql`coalesce(classification, '{}'::jsonb) || ${JSON.stringify({ smtpResponse: response })}::jsonb`,
+      })
       .where('id', '=', id)
       .execute();
   }

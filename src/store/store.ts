@@ -11,6 +11,7 @@ import { ConversationRepository } from './conversation.repository.js';
 import { InboundRepository } from './inbound.repository.js';
 import { MailboxStatusRepository } from './mailbox-status.repository.js';
 import { OutboxRepository } from './outbox.repository.js';
+import { QuarantineRepository } from './quarantine.repository.js';
 import { RoutingRepository } from './routing.repository.js';
 import type { Database } from './database.js';
 import type { DB } from './schema.js';
@@ -27,6 +28,7 @@ export interface Repos {
   attachments: AttachmentRepository;
   outbox: OutboxRepository;
   routing: RoutingRepository;
+  quarantine: QuarantineRepository;
 }
 
 export function createRepos(db: Kysely<DB>): Repos {
@@ -41,6 +43,7 @@ export function createRepos(db: Kysely<DB>): Repos {
     attachments: new AttachmentRepository(db),
     outbox: new OutboxRepository(db),
     routing: new RoutingRepository(db),
+    quarantine: new QuarantineRepository(db),
   };
 }
 

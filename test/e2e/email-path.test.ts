@@ -69,7 +69,9 @@ users:
     expect(offer.data).toMatchObject({ subject: 'Charged twice', customer: 'carla@customer.example', queue: 'support' });
     conversationId = offer.data.conversationId;
     expect(bobEvents.frames.filter((f) => f.type === 'offer.created')).toEqual([]);
-    expect((await alice.request('GET', '/api/v1/me/offers')).body).toEqual([{ id: offer.data.id, conversationId, expiresAt: offer.data.expiresAt }]);
+    expect((await alice.request('GET', '/api/v1/me/offers')).body).toEqual([
+      { id: offer.data.id, conversationId, expiresAt: offer.data.expiresAt, subject: 'Charged twice', customer: 'carla@customer.example', customerName: 'Carla Customer', queue: 'support' },
+    ]);
     // Bob may not read it; Alice may, before accepting.
     expect((await bob.request('GET', `/api/v1/conversations/${conversationId}`)).status).toBe(404);
     expect((await alice.request('GET', `/api/v1/conversations/${conversationId}`)).body.state).toBe('offered');

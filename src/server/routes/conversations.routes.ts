@@ -19,6 +19,8 @@ const ConversationQuery = Type.Object({
   state: Type.Optional(Type.Union(['queued', 'offered', 'assigned', 'waiting', 'handled'].map((s) => Type.Literal(s)))),
   queue: Type.Optional(Type.String({ maxLength: 64 })),
   assignee: Type.Optional(Type.String({ maxLength: 128 })),
+  /** Extension of API.md: `desc` lists the newest first (the cursor then pages backwards). */
+  order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')])),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 });
@@ -52,14 +54,15 @@ export async function conversationsRoutes(app: FastifyInstance, deps: RouteDeps)
     return { queue: (id: number) => queues.get(id) ?? null, login: (id: number | null) => (id === null ? null : (users.get(id) ?? null)) };
   };
 
-  app.get<{ Querystring: { state?: ConversationState; queue?: string; assignee?: string; limit?: number; cursor?: string } }>(
+  app.get<{ Querystring: { state?: ConversationState; queue?: string; assignee?: string; order?: 'asc' | 'desc'; limit?: number; cursor?: string } }>(
     '/api/v1/conversations',
     { schema: { tags: ['conversations'], querystring: ConversationQuery } },
     async (request) => {
       const auth = requireAuth(request);
       authorize(auth.principal, 'conversations.readOwn');
       const limit = request.query.limit ?? 50;
-      const rows = await svc.list(auth.principal, { ...request.query, afterId: decodeCursor(request.query.cursor), limit: limit + 1 });
+      const desc = request.query.order === 'desc';
+      const rows = await svc.list(auth.principal, { ...request.query, desc, afterId: request.query.cursor ? decodeCursor(request.query.cursor) : desc ? null : 0, limit: limit + 1 });
       const n = await names();
       return page(rows, limit, (c) => presentConversationItem(c, n));
     },
@@ -136,7 +139,15 @@ export async function conversationsRoutes(app: FastifyInstance, deps: RouteDeps)
     const auth = requireAuth(request);
     authorize(auth.principal, 'offers.respond');
     if (auth.principal.userId === null) return [];
-    return (await deps.routing.myOffers(auth.principal.userId)).map((o) => ({ id: o.id, conversationId: o.conversation_id, expiresAt: o.expires_at.toISOString() }));
+    return (await deps.routing.myOffers(auth.principal.userId)).map((o) => ({
+      id: o.id,
+      conversationId: o.conversation_id,
+      expiresAt: o.expires_at.toISOString(),
+      subject: o.subject,
+      customer: o.customer,
+      customerName: o.customerName,
+      queue: o.queue,
+    }));
   });
 
   app.post<{ Params: { id: number } }>('/api/v1/offers/:id/accept', { schema: { tags: ['offers'], params: IdParams } }, async (request) => {

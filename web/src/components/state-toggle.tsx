@@ -1,16 +1,26 @@
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api, ApiError } from '../api/client.js';
 import type { AgentState, Me } from '../api/types.js';
 
-const PAUSE_REASONS = [
-  { code: 'break', label: 'Break' },
-  { code: 'lunch', label: 'Lunch' },
-  { code: 'meeting', label: 'Meeting' },
-  { code: 'training', label: 'Training' },
-];
+interface PauseReason {
+  code: string;
+  label: string;
+}
+
+/** The configured pause reasons; `not-responding` is set by the router, never chosen. */
+function usePauseReasons(): PauseReason[] {
+  const [reasons, setReasons] = useState<PauseReason[]>([{ code: 'break', label: 'Break' }]);
+  useEffect(() => {
+    api<{ items: PauseReason[] }>('GET', '/pause-reasons')
+      .then((r) => setReasons(r.items.filter((x) => x.code !== 'not-responding')))
+      .catch(() => undefined);
+  }, []);
+  return reasons;
+}
 
 /** The agent's state: available, paused with a reason, or offline. */
 export function StateToggle({ me, onChange }: { me: Me; onChange: (me: Me) => void }) {
+  const PAUSE_REASONS = usePauseReasons();
   const [error, setError] = useState<string | null>(null);
   const set = async (state: AgentState, reason?: string) => {
     setError(null);

@@ -1,0 +1,87 @@
+import { useCallback, useEffect, useState } from 'react';
+import { describeError, listAll } from '../api/client.js';
+import type { Mailbox, MailboxStatusEvent } from '../api/types.js';
+import { formatDuration, formatTime } from '../components/text-format.js';
+import { useEvent, useEvents } from '../hooks/use-events.js';
+import { useNow } from '../hooks/use-now.js';
+
+const STATE_TEXT = { connecting: 'Connecting', connected: 'Connected', error: 'Error', disabled: 'Disabled' } as const;
+
+/** Mailboxes and their health, live by `mailbox.status`: the first place to look when mail stops. */
+export function AdminView() {
+  const { epoch } = useEvents();
+  const [mailboxes, setMailboxes] = useState<Mailbox[] | null>(null);
+  const [error, setError] = useState<{ message: string; hint?: string } | null>(null);
+  const now = useNow(5000);
+
+  const load = useCallback(async () => {
+    try {
+      setMailboxes(await listAll<Mailbox>('/mailboxes'));
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }, []);
+  useEffect(() => {
+    if (epoch > 0) void load();
+  }, [epoch, load]);
+
+  useEvent<MailboxStatusEvent>('mailbox.status', ({ id, name: _name, ...status }) => {
+    setMailboxes((list) => list && list.map((m) => (m.id === id ? { ...m, status: { ...m.status, ...status } } : m)));
+  });
+  useEvent('config.applied', () => void load());
+
+  return (
+    <section className="dashboard" aria-labelledby="admin-title">
+      <h1 id="admin-title">Mailboxes</h1>
+      {error && (
+        <p className="error" role="alert">
+          {error.message}
+          {error.hint && <span className="hint"> {error.hint}</span>}
+        </p>
+      )}
+      {mailboxes === null ? (
+        <p className="loading">Loading…</p>
+      ) : mailboxes.length === 0 ? (
+        <p className="empty">No mailboxes yet. Add them in the config file and apply it.</p>
+      ) : (
+        <table className="data-table mailboxes">
+          <thead>
+            <tr>
+              <th scope="col">Mailbox</th>
+              <th scope="col">Status</th>
+              <th scope="col">Last sync</th>
+              <th scope="col" className="num">Imported</th>
+            </tr>
+          </thead>
+          <tbody>
+            {mailboxes.map((m) => (
+              <tr key={m.id} data-testid="mailbox">
+                <th scope="row">
+                  {m.name}
+                  <span className="sub">
+                    {m.protocol} · {m.host}:{m.port}
+                    {m.queue && <> → queue {m.queue}</>}
+                  </span>
+                </th>
+                <td>
+                  <span className={`mailbox-state mailbox-${m.status.state}`}>{STATE_TEXT[m.status.state] ?? m.status.state}</span>
+                  <span className="hint"> for {formatDuration(now - Date.parse(m.status.since))}</span>
+                  {m.status.lastError && (
+                    <p className={`mailbox-last-error${m.status.state === 'connected' ? ' past' : ''}`}>
+                      {m.status.state === 'connected' && 'Last error: '}
+                      <code>{m.status.lastError.code}</code> {m.status.lastError.message}
+                      {m.status.lastError.hint && <span className="hint"> {m.status.lastError.hint}</span>}
+                    </p>
+                  )}
+                </td>
+                <td className="nowrap">{m.status.lastSyncAt ? formatTime(m.status.lastSyncAt, now) : 'never'}</td>
+                <td className="num">{m.status.imported}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
