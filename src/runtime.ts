@@ -32,6 +32,7 @@ import { IngestService } from './services/ingest.service.js';
 import { MailboxesService, type SourceFactory } from './services/mailboxes.service.js';
 import { OutboxService } from './services/outbox.service.js';
 import { QuarantineService } from './services/quarantine.service.js';
+import { RetentionService } from './services/retention.service.js';
 import { RoutingService } from './services/routing.service.js';
 import { SendersService, type SenderFactory } from './services/senders.service.js';
 import { defaultSourceFactory } from './services/source-factory.js';
@@ -58,6 +59,7 @@ export interface RuntimeOptions {
 
 /** The mail path: connectors → ingest → router → outbox, running on this node. */
 export interface MailPath {
+  retention: RetentionService;
   pool: ParserPool;
   routing: RoutingService;
   senders: SendersService;
@@ -84,15 +86,18 @@ async function startMailPath(core: Core, logger: Logger, opts: RuntimeOptions): 
     sourceFactory: opts.sourceFactory ?? defaultSourceFactory,
     ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}),
   });
+  const retention = new RetentionService({ store, logger: logger.child({ part: 'retention' }) });
   await routing.start();
   await outbox.start();
   ingest.start();
   await mailboxes.start();
-  return { pool, routing, senders, outbox, ingest, conversations, mailboxes };
+  retention.schedule();
+  return { retention, pool, routing, senders, outbox, ingest, conversations, mailboxes };
 }
 
 /** Stops the mail path: connectors first (nothing new comes in), then what is in flight. */
 async function stopMailPath(m: MailPath): Promise<void> {
+  m.retention.stop();
   await m.mailboxes.stop();
   await m.ingest.stop();
   await m.outbox.stop();
@@ -191,6 +196,7 @@ export class Runtime {
         conversations: mail.conversations,
         diagnostics: new DiagnosticsService({ store: core.store, secrets: core.secrets }),
         quarantine: new QuarantineService({ store: core.store, kick: () => mail!.ingest.kick() }),
+        retention: mail.retention,
         routing: mail.routing,
         metrics,
         hub,

@@ -33,6 +33,7 @@ const REQUIRED_ROLE = {
   'config.apply': 'admin',
   'users.manage': 'admin',
   'quarantine.manage': 'admin',
+  'retention.run': 'admin',
 } as const satisfies Record<string, Role>;
 
 export type Action = keyof typeof REQUIRED_ROLE;

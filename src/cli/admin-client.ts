@@ -14,6 +14,7 @@ import { openCore, type Core } from '../runtime.js';
 import type { ApplyOptions, ApplyResult } from '../services/config.service.js';
 import { AuthService } from '../services/auth.service.js';
 import { DiagnosticsService } from '../services/diagnostics.service.js';
+import { RetentionService, type RetentionProgress, type RetentionResult } from '../services/retention.service.js';
 
 export interface AddUserInput {
   login: string;
@@ -37,6 +38,7 @@ export interface DoctorResult {
 
 export interface AdminClient {
   readonly via: 'api' | 'database';
+  purge(dryRun: boolean, onProgress: (p: RetentionProgress) => void): Promise<RetentionResult>;
   doctorTargets(): Promise<DoctorTarget[]>;
   runTest(target: DoctorTarget): Promise<DoctorResult>;
   applyConfig(text: string, opts: ApplyOptions): Promise<ApplyResult>;
@@ -53,6 +55,10 @@ class DirectAdminClient implements AdminClient {
   private readonly diagnostics: DiagnosticsService;
   constructor(private readonly core: Core) {
     this.diagnostics = new DiagnosticsService({ store: core.store, secrets: core.secrets });
+  }
+
+  purge(dryRun: boolean, onProgress: (p: RetentionProgress) => void) {
+    return new RetentionService({ store: this.core.store, logger: pino({ level: 'silent' }) }).run({ dryRun, onProgress }, CLI_ACTOR);
   }
 
   async doctorTargets(): Promise<DoctorTarget[]> {
@@ -127,6 +133,11 @@ class ApiAdminClient implements AdminClient {
   }
 
   /** `${VAR}` comes from the environment of whoever runs the command, not the server's. */
+  /** Progress is not streamed through the API: the server logs it; the answer is the summary. */
+  purge(dryRun: boolean) {
+    return this.call<RetentionResult>('POST', `/api/v1/retention/run?dryRun=${dryRun}`);
+  }
+
   async doctorTargets(): Promise<DoctorTarget[]> {
     const all = async <T>(path: string): Promise<T[]> => {
       const out: T[] = [];

@@ -4,6 +4,7 @@ import { packageInfo } from '../package-info.js';
 import { configApplyCommand, configExportCommand } from './config.command.js';
 import { doctorCommand } from './doctor.command.js';
 import { migrateCommand } from './migrate.command.js';
+import { purgeCommand } from './purge.command.js';
 import { printError, stdio, type Output } from './output.js';
 import { startCommand } from './start.command.js';
 import { tokenCreateCommand, userAddCommand } from './user.command.js';
@@ -25,6 +26,12 @@ export function buildProgram(env: NodeJS.ProcessEnv, o: Output): Command {
       const code = await doctorCommand(env, o);
       if (code !== 0) throw new CommanderError(code, 'mailroom.doctor', 'a connection test failed');
     });
+
+  program
+    .command('purge')
+    .option('--dry-run', 'only count what would be purged')
+    .description('purge handled conversations older than their queue\'s retention_days')
+    .action((opts: { dryRun?: boolean }) => purgeCommand(env, o, opts));
 
   const config = program.command('config').description('config as code: apply or export the YAML file');
   config

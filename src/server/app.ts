@@ -24,7 +24,7 @@ import { healthRoutes } from './routes/health.routes.js';
 import { imageProxyRoutes } from './routes/image-proxy.routes.js';
 import { meRoutes } from './routes/me.routes.js';
 import { pauseReasonsRoutes } from './routes/pause-reasons.routes.js';
-import { quarantineRoutes } from './routes/quarantine.routes.js';
+import { quarantineRoutes, retentionRoutes } from './routes/quarantine.routes.js';
 import { sessionRoutes } from './routes/session.routes.js';
 import { usersRoutes } from './routes/users.routes.js';
 import { ErrorSchema } from './schemas.js';
@@ -95,7 +95,7 @@ export async function buildApp(deps: RouteDeps, opts: AppOptions): Promise<Fasti
 
   registerAuthHook(app, deps.auth);
 
-  for (const plugin of [healthRoutes, sessionRoutes, meRoutes, configRoutes, directoryRoutes, usersRoutes, conversationsRoutes, diagnosticsRoutes, quarantineRoutes, pauseReasonsRoutes, imageProxyRoutes(opts.imageProxy), eventsRoutes, ...(opts.plugins ?? [])]) {
+  for (const plugin of [healthRoutes, sessionRoutes, meRoutes, configRoutes, directoryRoutes, usersRoutes, conversationsRoutes, diagnosticsRoutes, quarantineRoutes, retentionRoutes, pauseReasonsRoutes, imageProxyRoutes(opts.imageProxy), eventsRoutes, ...(opts.plugins ?? [])]) {
     await plugin(app, deps);
   }
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());

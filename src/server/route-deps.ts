@@ -6,6 +6,7 @@ import type { ConversationsService } from '../services/conversations.service.js'
 import type { DiagnosticsService } from '../services/diagnostics.service.js';
 import type { DirectoryService } from '../services/directory.service.js';
 import type { QuarantineService } from '../services/quarantine.service.js';
+import type { RetentionService } from '../services/retention.service.js';
 import type { RoutingService } from '../services/routing.service.js';
 import type { UsersService } from '../services/users.service.js';
 import type { Metrics } from './metrics.js';
@@ -20,6 +21,7 @@ export interface RouteDeps {
   conversations: ConversationsService;
   diagnostics: DiagnosticsService;
   quarantine: QuarantineService;
+  retention: RetentionService;
   routing: RoutingService;
   metrics: Metrics;
   hub: WebSocketHub;

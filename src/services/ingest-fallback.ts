@@ -18,7 +18,7 @@ function header(raw: Buffer, name: string): string | null {
   return m ? m[1]!.trim() : null;
 }
 
-export function fallbackFields(raw: Buffer, messageId: number, reason: string): FallbackFields {
+export function fallbackFields(raw: Buffer, messageId: number, reason: string, why: 'released' | 'too-large' = 'released'): FallbackFields {
   const from = header(raw, 'From') ?? '';
   const address = /<([^<>\s]+@[^<>\s]+)>/.exec(from)?.[1] ?? /([^\s<>"]+@[^\s<>"]+)/.exec(from)?.[1] ?? '';
   const name = from.replace(/<[^>]*>/, '').replace(/"/g, '').trim();
@@ -26,6 +26,9 @@ export function fallbackFields(raw: Buffer, messageId: number, reason: string): 
     subject: sanitizeHeaderValue(header(raw, 'Subject') ?? '(no subject)').slice(0, 500),
     fromAddress: normalizeAddress(address) || '(unknown sender)',
     fromName: name && name !== address ? sanitizeHeaderValue(name).slice(0, 200) : null,
-    text: `Mailroom could not read this message (${reason}). An administrator released it anyway. Download the original with GET /api/v1/messages/${messageId}/raw to read it.`,
+    text:
+      why === 'too-large'
+        ? `This message is ${(raw.length / 2 ** 20).toFixed(1)} MB, over this queue's limit (max_message_mb), so Mailroom stored it without opening it (${reason}). Download the original with GET /api/v1/messages/${messageId}/raw to read it.`
+        : `Mailroom could not read this message (${reason}). An administrator released it anyway. Download the original with GET /api/v1/messages/${messageId}/raw to read it.`,
   };
 }

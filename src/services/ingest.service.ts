@@ -115,7 +115,10 @@ export class IngestService {
         return false;
       }
       await store.repos.attachments.deleteForMessage(messageId);
-      if (force && queue) return this.fileUnparseable(messageId, row.raw, row.received_at, row.mailbox_id, queue, `${result.failure.code}: ${result.failure.reason}`);
+      const reason = `${result.failure.code}: ${result.failure.reason}`;
+      // Too large is not hostile: the customer's mail reaches an agent, with a note, unopened.
+      const tooLarge = result.failure.code === 'PARSE_TOO_LARGE' || result.failure.code === 'PARSE_ATTACHMENT_TOO_LARGE';
+      if ((force || tooLarge) && queue) return this.fileUnparseable(messageId, row.raw, row.received_at, row.mailbox_id, queue, reason, tooLarge ? 'too-large' : 'released');
       await store.repos.conversations.quarantine(messageId, `${result.failure.code}: ${result.failure.reason}`);
       this.deps.bus.publish('message.quarantined', { id: messageId, reason: result.failure.reason }, { kind: 'roles', roles: ['admin'] });
       logger.warn({ messageId, code: result.failure.code }, 'message quarantined');
@@ -159,8 +162,16 @@ export class IngestService {
   }
 
   /** A released message that still cannot be parsed: a conversation from its raw header lines. */
-  private async fileUnparseable(messageId: number, raw: Uint8Array, receivedAt: Date, mailboxId: number | null, queue: { id: number; name: string; spec: QueueSpec }, reason: string): Promise<boolean> {
-    const f = fallbackFields(Buffer.from(raw), messageId, reason);
+  private async fileUnparseable(
+    messageId: number,
+    raw: Uint8Array,
+    receivedAt: Date,
+    mailboxId: number | null,
+    queue: { id: number; name: string; spec: QueueSpec },
+    reason: string,
+    why: 'released' | 'too-large',
+  ): Promise<boolean> {
+    const f = fallbackFields(Buffer.from(raw), messageId, reason, why);
     const convId = await this.deps.store.transaction(async (r) => {
       const conv = await r.conversations.create({
         queueId: queue.id,
@@ -186,10 +197,10 @@ export class IngestService {
         sentDate: null,
         text: f.text,
         html: null,
-        classification: { kind: 'unparseable', released: true, reason },
+        classification: { kind: why === 'too-large' ? 'too-large' : 'unparseable', released: why === 'released', reason },
         quarantineReason: null,
       });
-      await r.conversations.addEvent(conv.id, 'created', 'ingest', { messageId, released: true, unparseable: reason });
+      await r.conversations.addEvent(conv.id, 'created', 'ingest', { messageId, [why]: reason });
       return conv.id;
     });
     this.deps.bus.publish('conversation.updated', { id: convId, state: 'queued', queue: queue.name, created: true }, { kind: 'roles', roles: ['supervisor'] });

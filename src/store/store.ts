@@ -12,6 +12,7 @@ import { InboundRepository } from './inbound.repository.js';
 import { MailboxStatusRepository } from './mailbox-status.repository.js';
 import { OutboxRepository } from './outbox.repository.js';
 import { QuarantineRepository } from './quarantine.repository.js';
+import { RetentionRepository } from './retention.repository.js';
 import { RoutingRepository } from './routing.repository.js';
 import type { Database } from './database.js';
 import type { DB } from './schema.js';
@@ -29,6 +30,7 @@ export interface Repos {
   outbox: OutboxRepository;
   routing: RoutingRepository;
   quarantine: QuarantineRepository;
+  retention: RetentionRepository;
 }
 
 export function createRepos(db: Kysely<DB>): Repos {
@@ -44,6 +46,7 @@ export function createRepos(db: Kysely<DB>): Repos {
     outbox: new OutboxRepository(db),
     routing: new RoutingRepository(db),
     quarantine: new QuarantineRepository(db),
+    retention: new RetentionRepository(db),
   };
 }
 

@@ -1,5 +1,9 @@
-/** `GET /quarantine`, `POST /quarantine/:id/release`, `DELETE /quarantine/:id` (admin). */
+/**
+ * `GET /quarantine`, `POST /quarantine/:id/release`, `DELETE /quarantine/:id` (admin), and
+ * `POST /retention/run` (admin, an extension of API.md): what is kept, and for how long.
+ */
 import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { authorize } from '../../auth/policy.js';
 import { actorOf } from '../../services/auth.service.js';
 import { requireAuth } from '../auth-hook.js';
@@ -39,4 +43,16 @@ export async function quarantineRoutes(app: FastifyInstance, deps: RouteDeps): P
     await deps.quarantine.delete(request.params.id, actorOf(auth.principal));
     return reply.status(204).send();
   });
+}
+
+export async function retentionRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  app.post<{ Querystring: { dryRun?: boolean } }>(
+    '/api/v1/retention/run',
+    { schema: { tags: ['quarantine'], querystring: Type.Object({ dryRun: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) } },
+    async (request) => {
+      const auth = requireAuth(request);
+      authorize(auth.principal, 'retention.run');
+      return deps.retention.run({ dryRun: request.query.dryRun ?? false }, actorOf(auth.principal));
+    },
+  );
 }

@@ -1,0 +1,172 @@
+/**
+ * The ingest pipeline's decisions through the real services: machine-made mail kept without
+ * work, quarantine (list, release, delete), unparseable and too-large messages, bounces that
+ * mark our reply failed, the detected language as a routing requirement, and retention.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiClient } from '../helpers/api-client.js';
+import { eventually, rawMail } from '../helpers/mail.js';
+import { ADMIN_PASSWORD, startRuntime, type TestRuntime } from '../helpers/runtime.js';
+import { startSmtpSink, type SmtpSink } from '../peers/smtp-sink.js';
+
+describe('ingest pipeline', () => {
+  let rt: TestRuntime;
+  let sink: SmtpSink;
+  let admin: ApiClient;
+  let mailboxId: number;
+  let seq = 0;
+
+  /** Commits raw bytes as the mailbox runner would, then lets the pipeline run. */
+  const deliver = async (raw: Buffer): Promise<number> => {
+    const key = `test:${++seq}`;
+    const { store } = rt.runtime.core;
+    const r = await store.transaction((x) => x.inbound.commitBatch(mailboxId, { messages: [{ key, raw, internalDate: null }], position: { uidvalidity: 1, lastUid: seq, highestModseq: null, cursor: null }, reset: false }));
+    rt.runtime.mail.ingest.kick();
+    const id = r.inserted[0]!.id;
+    await eventually(async () => (await store.db.selectFrom('messages').select('ingest_state').where('id', '=', id).executeTakeFirst())?.ingest_state !== 'received', 15_000, `message ${id} processed`);
+    return id;
+  };
+  const message = (id: number) => rt.runtime.core.store.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+
+  beforeAll(async () => {
+    sink = await startSmtpSink({ tls: 'none' });
+    rt = await startRuntime('pglite');
+    admin = new ApiClient(rt.url);
+    await admin.login('admin', ADMIN_PASSWORD);
+    const r = await admin.request('PUT', '/api/v1/config', {
+      senders: [{ name: 'out', type: 'smtp', host: '127.0.0.1', port: sink.port, security: 'none', from: 'Support <support@example.com>' }],
+      queues: [{ name: 'support', sender: 'out', language: 'auto', max_message_mb: 1, retention_days: 30 }],
+      mailboxes: [{ name: 'inbox', protocol: 'imap', host: '127.0.0.1', port: 1, security: 'none', auth: { user: 'support@example.com', password: 'x' }, queue: 'support', enabled: false }],
+      users: [{ login: 'amelie', roles: ['agent'], password: 'amelie-password-1', languages: { fr: 9, en: 7 } }],
+    });
+    expect(r.status).toBe(200);
+    mailboxId = (await admin.request('GET', '/api/v1/mailboxes')).body.items[0].id;
+  });
+  afterAll(async () => {
+    await rt?.close();
+    await sink?.stop();
+  });
+
+  it('an auto-reply is kept without work, listed in the quarantine, and routed when released', async () => {
+    const id = await deliver(rawMail({ subject: 'Out of office', headers: { 'Auto-Submitted': 'auto-replied' }, body: 'I am away until Monday.' }));
+    expect((await message(id)).conversation_id).toBeNull();
+    const q = await admin.request('GET', '/api/v1/quarantine');
+    const item = q.body.items.find((x: { id: number }) => x.id === id);
+    expect(item).toMatchObject({ mailbox: 'inbox', subject: 'Out of office', reason: expect.stringMatching(/^auto-reply: kept, not routed/), raw: `/api/v1/messages/${id}/raw` });
+    expect((await admin.request('GET', `/api/v1/messages/${id}/raw`)).text).toContain('Auto-Submitted: auto-replied');
+    expect((await admin.request('POST', `/api/v1/quarantine/${id}/release`)).status).toBe(202);
+    await eventually(async () => (await message(id)).conversation_id !== null, 15_000, 'released into a conversation');
+    expect((await admin.request('GET', '/api/v1/quarantine')).body.items.some((x: { id: number }) => x.id === id)).toBe(false);
+  });
+
+  it('an unparseable message is quarantined with the reason; released, it opens from its raw headers with a note', async () => {
+    let nested = 'Content-Type: text/plain\r\n\r\ninner\r\n';
+    for (let i = 0; i < 40; i++) nested = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${nested}--b${i}--\r\n`;
+    const raw = Buffer.from(`From: Deep Nester <deep@customer.example>\r\nSubject: Nested\r\nMessage-ID: <deep@customer.example>\r\nMIME-Version: 1.0\r\n${nested}`);
+    const id = await deliver(raw);
+    const m = await message(id);
+    expect(m.ingest_state).toBe('quarantined');
+    expect(m.quarantine_reason).toMatch(/^PARSE_TOO_DEEP/);
+    expect(Buffer.from(m.raw).equals(raw)).toBe(true);
+    await admin.request('POST', `/api/v1/quarantine/${id}/release`);
+    await eventually(async () => (await message(id)).conversation_id !== null, 15_000, 'released');
+    const conv = (await admin.request('GET', `/api/v1/conversations/${(await message(id)).conversation_id}`)).body;
+    expect(conv).toMatchObject({ subject: 'Nested', customer: { address: 'deep@customer.example' } });
+    expect(conv.messages[0].text).toMatch(/could not read this message \(PARSE_TOO_DEEP/);
+  });
+
+  it('a quarantined message can be deleted, and that is audited', async () => {
+    const id = await deliver(rawMail({ subject: 'List mail', headers: { 'List-Id': '<news.example.com>', Precedence: 'list' } }));
+    expect((await message(id)).ingest_state).toBe('quarantined');
+    expect((await admin.request('DELETE', `/api/v1/quarantine/${id}`)).status).toBe(204);
+    expect(await rt.runtime.core.store.db.selectFrom('messages').select('id').where('id', '=', id).executeTakeFirst()).toBeUndefined();
+    expect((await admin.request('DELETE', `/api/v1/quarantine/${id}`)).status).toBe(404);
+    const audit = await rt.runtime.core.store.repos.audit.list({ entityType: 'messages', entityKey: String(id) });
+    expect(audit[0]).toMatchObject({ action: 'quarantine.delete', actor_login: 'admin' });
+  });
+
+  it('a message over the queue limit reaches an agent unopened, with a note', async () => {
+    const big = rawMail({ subject: 'Photos of the damage', body: 'x'.repeat(1_500_000) });
+    const id = await deliver(big);
+    const m = await message(id);
+    expect(m.conversation_id).not.toBeNull();
+    expect(m.text_body).toMatch(/over this queue's limit \(max_message_mb\)/);
+    expect(m.size).toBe(big.length);
+  });
+
+  it('French text with a French-speaking agent becomes a language requirement; otherwise none', async () => {
+    const fr = await deliver(rawMail({ subject: 'Facture en double', body: "Bonjour, j'ai été débité deux fois pour ma dernière facture. Pouvez-vous me rembourser un des deux paiements, s'il vous plaît ? Merci beaucoup." }));
+    const de = await deliver(rawMail({ subject: 'Doppelte Rechnung', body: 'Guten Tag, mir wurde die letzte Rechnung zweimal abgebucht. Können Sie bitte eine der beiden Zahlungen zurückerstatten? Vielen Dank.' }));
+    const conv = async (id: number) => (await rt.runtime.core.store.repos.conversations.get((await message(id)).conversation_id!))!;
+    expect((await conv(fr)).language).toBe('fr');
+    expect((await conv(de)).language).toBeNull();
+  });
+
+  it('a bounce of our reply marks it failed with the recipient and status, and creates no work', async () => {
+    const first = await deliver(rawMail({ from: 'Gone Customer <gone@customer.example>', subject: 'Please call me' }));
+    const convId = (await message(first)).conversation_id!;
+    const replyId = await rt.runtime.mail.conversations.reply({ userId: null, login: 'admin', roles: ['admin'], via: 'local' }, convId, { text: 'We will call you tomorrow.' });
+    await eventually(async () => (await message(replyId.messageId)).delivery_state === 'sent', 15_000, 'reply sent');
+    const ours = (await message(replyId.messageId)).message_id!;
+    const dsn = Buffer.from(
+      [
+        'From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>',
+        'To: support@example.com',
+        'Subject: Undelivered Mail Returned to Sender',
+        'Auto-Submitted: auto-replied',
+        `Message-ID: <dsn-${Date.now()}@mx.customer.example>`,
+        'MIME-Version: 1.0',
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="R"',
+        '',
+        '--R',
+        'Content-Type: text/plain',
+        '',
+        'Your message could not be delivered.',
+        '--R',
+        'Content-Type: message/delivery-status',
+        '',
+        'Reporting-MTA: dns; mx.customer.example',
+        '',
+        'Final-Recipient: rfc822; gone@customer.example',
+        'Action: failed',
+        'Status: 5.1.1',
+        'Diagnostic-Code: smtp; 550 5.1.1 User unknown',
+        '',
+        '--R',
+        'Content-Type: text/rfc822-headers',
+        '',
+        `Message-ID: <${ours}>`,
+        'Subject: Re: Please call me',
+        '--R--',
+        '',
+      ].join('\r\n'),
+    );
+    const bounce = await deliver(dsn);
+    const reply = await message(replyId.messageId);
+    expect(reply.delivery_state).toBe('failed');
+    expect(reply.delivery_error).toMatch(/^BOUNCED: gone@customer\.example: 5\.1\.1/);
+    const b = await message(bounce);
+    expect(b.conversation_id).toBeNull();
+    expect(b.quarantine_reason).toMatch(/^bounce/);
+  });
+
+  it('retention purges handled conversations past the limit, keeps newer ones and the imported keys', async () => {
+    const { store } = rt.runtime.core;
+    const oldMsg = await deliver(rawMail({ subject: 'Old and handled' }));
+    const newMsg = await deliver(rawMail({ subject: 'Recent and handled' }));
+    const oldConv = (await message(oldMsg)).conversation_id!;
+    const newConv = (await message(newMsg)).conversation_id!;
+    await store.db.updateTable('conversations').set({ state: 'handled', handled_at: new Date(Date.now() - 40 * 86_400_000) }).where('id', '=', oldConv).execute();
+    await store.db.updateTable('conversations').set({ state: 'handled', handled_at: new Date(Date.now() - 5 * 86_400_000) }).where('id', '=', newConv).execute();
+    const dry = await admin.request('POST', '/api/v1/retention/run?dryRun=true');
+    expect(dry.body.queues[0]).toMatchObject({ name: 'support', retentionDays: 30, purged: 1 });
+    expect(await store.repos.conversations.get(oldConv)).toBeDefined();
+    const run = await admin.request('POST', '/api/v1/retention/run');
+    expect(run.body.queues[0].purged).toBe(1);
+    expect(await store.repos.conversations.get(oldConv)).toBeUndefined();
+    expect(await store.db.selectFrom('messages').select('id').where('id', '=', oldMsg).executeTakeFirst()).toBeUndefined();
+    expect(await store.repos.conversations.get(newConv)).toBeDefined();
+    const known = await store.repos.inbound.known(mailboxId, [`test:${seq - 1}`]);
+    expect(known.size).toBe(1);
+  });
+});
