@@ -31,6 +31,7 @@ import { StoreInboundSink } from './services/inbound-sink.js';
 import { IngestService } from './services/ingest.service.js';
 import { MailboxesService, type SourceFactory } from './services/mailboxes.service.js';
 import { OutboxService } from './services/outbox.service.js';
+import { PauseWatchService } from './services/pause-watch.service.js';
 import { QuarantineService } from './services/quarantine.service.js';
 import { RetentionService } from './services/retention.service.js';
 import { RoutingService } from './services/routing.service.js';
@@ -60,6 +61,7 @@ export interface RuntimeOptions {
 /** The mail path: connectors → ingest → router → outbox, running on this node. */
 export interface MailPath {
   retention: RetentionService;
+  pauseWatch: PauseWatchService;
   pool: ParserPool;
   routing: RoutingService;
   senders: SendersService;
@@ -92,12 +94,15 @@ async function startMailPath(core: Core, logger: Logger, opts: RuntimeOptions): 
   ingest.start();
   await mailboxes.start();
   retention.schedule();
-  return { retention, pool, routing, senders, outbox, ingest, conversations, mailboxes };
+  const pauseWatch = new PauseWatchService({ store, bus, logger: logger.child({ part: 'pauses' }) });
+  pauseWatch.start();
+  return { retention, pauseWatch, pool, routing, senders, outbox, ingest, conversations, mailboxes };
 }
 
 /** Stops the mail path: connectors first (nothing new comes in), then what is in flight. */
 async function stopMailPath(m: MailPath): Promise<void> {
   m.retention.stop();
+  m.pauseWatch.stop();
   await m.mailboxes.stop();
   await m.ingest.stop();
   await m.outbox.stop();

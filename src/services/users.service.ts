@@ -8,6 +8,7 @@ import type { Actor, AgentState, Role } from '../domain/types.js';
 import type { Store } from '../store/store.js';
 import type { UserRecord } from '../store/user.repository.js';
 import { passwordPurpose } from './config-sections.js';
+import { pauseOverdue } from './pause-watch.service.js';
 
 export interface BootstrapResult {
   created: boolean;
@@ -24,6 +25,9 @@ export interface AgentView {
   load: number;
   capacity: number;
   since: string;
+  /** Extension of API.md: the pause reason's max_minutes, and whether the pause has run past it. */
+  pauseMaxMinutes: number | null;
+  pauseOverdue: boolean;
 }
 
 export class UsersService {
@@ -141,17 +145,23 @@ export class UsersService {
     const rows = await this.deps.store.repos.users.listPage(afterId, limit + 1);
     const page = rows.slice(0, limit);
     const loads = await this.loads(page.map((u) => u.id));
+    const limits = new Map((await this.deps.store.repos.config.listPauseReasons()).filter((r) => r.max_minutes).map((r) => [r.code, r.max_minutes!]));
     return {
-      items: page.map((u) => ({
-        id: u.id,
-        login: u.login,
-        name: u.name,
-        state: u.state,
-        reason: u.state_reason,
-        load: loads.get(u.id) ?? 0,
-        capacity: u.capacity,
-        since: u.state_since.toISOString(),
-      })),
+      items: page.map((u) => {
+        const pause = pauseOverdue(u.state, u.state_reason, u.state_since, limits);
+        return {
+          id: u.id,
+          login: u.login,
+          name: u.name,
+          state: u.state,
+          reason: u.state_reason,
+          load: loads.get(u.id) ?? 0,
+          capacity: u.capacity,
+          since: u.state_since.toISOString(),
+          pauseMaxMinutes: pause.maxMinutes,
+          pauseOverdue: pause.overdue,
+        };
+      }),
       more: rows.length > limit,
     };
   }
