@@ -1,9 +1,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import { describeError, listAll } from '../api/client.js';
 import type { Mailbox, MailboxStatusEvent } from '../api/types.js';
+import { ConnectionTest } from '../components/connection-test.js';
 import { formatDuration, formatTime } from '../components/text-format.js';
 import { useEvent, useEvents } from '../hooks/use-events.js';
 import { useNow } from '../hooks/use-now.js';
+import { QuarantinePanel } from './quarantine-panel.js';
 
 const STATE_TEXT = { connecting: 'Connecting', connected: 'Connected', error: 'Error', disabled: 'Disabled' } as const;
 
@@ -52,6 +54,7 @@ export function AdminView() {
               <th scope="col">Status</th>
               <th scope="col">Last sync</th>
               <th scope="col" className="num">Imported</th>
+              <th scope="col">Diagnose</th>
             </tr>
           </thead>
           <tbody>
@@ -77,11 +80,15 @@ export function AdminView() {
                 </td>
                 <td className="nowrap">{m.status.lastSyncAt ? formatTime(m.status.lastSyncAt, now) : 'never'}</td>
                 <td className="num">{m.status.imported}</td>
+                <td>
+                  <ConnectionTest path={`/mailboxes/${m.id}/test`} label={m.name} />
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      <QuarantinePanel />
     </section>
   );
 }

@@ -1,0 +1,105 @@
+import { useCallback, useEffect, useState } from 'react';
+import { api, describeError, listAll } from '../api/client.js';
+import { formatSize, formatTime, showInvisible } from '../components/text-format.js';
+import { useEvent, useEvents } from '../hooks/use-events.js';
+import { useNow } from '../hooks/use-now.js';
+
+interface QuarantineItem {
+  id: number;
+  mailbox: string | null;
+  from: string | null;
+  subject: string;
+  reason: string;
+  receivedAt: string;
+  size: number;
+  raw: string;
+}
+
+/** Messages kept but not routed: why, the original to download, release (route it anyway) or delete. */
+export function QuarantinePanel() {
+  const { epoch } = useEvents();
+  const [items, setItems] = useState<QuarantineItem[] | null>(null);
+  const [error, setError] = useState<{ message: string; hint?: string } | null>(null);
+  const [busy, setBusy] = useState<number | null>(null);
+  const now = useNow(30_000);
+
+  const load = useCallback(async () => {
+    try {
+      setItems(await listAll<QuarantineItem>('/quarantine'));
+      setError(null);
+    } catch (err) {
+      setError(describeError(err));
+    }
+  }, []);
+  useEffect(() => {
+    if (epoch > 0) void load();
+  }, [epoch, load]);
+  useEvent('message.quarantined', () => void load());
+
+  const act = async (id: number, method: 'POST' | 'DELETE') => {
+    if (method === 'DELETE' && !window.confirm('Delete this message for good? It will not be routed.')) return;
+    setBusy(id);
+    try {
+      await api(method, method === 'POST' ? `/quarantine/${id}/release` : `/quarantine/${id}`);
+      setItems((list) => list && list.filter((m) => m.id !== id));
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  return (
+    <section aria-labelledby="quarantine-title">
+      <h2 id="quarantine-title">Quarantine {items && items.length > 0 && <span className="count">({items.length})</span>}</h2>
+      <p className="hint">Messages kept but not routed: machine-made mail (auto-replies, bounces, lists) and mail that could not be read. Release routes one anyway.</p>
+      {error && (
+        <p className="error" role="alert">
+          {error.message}
+          {error.hint && <span className="hint"> {error.hint}</span>}
+        </p>
+      )}
+      {items === null ? (
+        <p className="loading">Loading…</p>
+      ) : items.length === 0 ? (
+        <p className="empty">Nothing in quarantine.</p>
+      ) : (
+        <table className="data-table quarantine">
+          <thead>
+            <tr>
+              <th scope="col">Message</th>
+              <th scope="col">Why</th>
+              <th scope="col">Received</th>
+              <th scope="col">Actions</th>
+            </tr>
+          </thead>
+          <tbody>
+            {items.map((m) => (
+              <tr key={m.id} data-testid="quarantined">
+                <th scope="row">
+                  <bdi>{showInvisible(m.subject || '(no subject)')}</bdi>
+                  <span className="sub">
+                    <bdi>{showInvisible(m.from ?? 'unknown sender')}</bdi> · {m.mailbox ?? 'no mailbox'} · {formatSize(m.size)}
+                  </span>
+                </th>
+                <td className="reason">{m.reason}</td>
+                <td className="nowrap">{formatTime(m.receivedAt, now)}</td>
+                <td className="actions">
+                  <a className="button small" href={`${m.raw}`} download>
+                    Download
+                  </a>
+                  <button className="small" disabled={busy === m.id} onClick={() => void act(m.id, 'POST')} aria-label={`Release ${m.subject}`}>
+                    Release
+                  </button>
+                  <button className="small danger" disabled={busy === m.id} onClick={() => void act(m.id, 'DELETE')} aria-label={`Delete ${m.subject}`}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
