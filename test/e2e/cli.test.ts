@@ -107,6 +107,32 @@ describe('mailroom commands without a server', () => {
     expect(r.output).toContain('randomBytes(32)');
   });
 
+  it('applies MAILROOM_CONFIG at every start, taking ${VAR} from the environment', async () => {
+    const dir = await tmp();
+    try {
+      const file = path.join(dir, 'mailroom.yaml');
+      await writeFile(file, 'users:\n  - { login: erin, roles: [agent], password: "${ERIN_PW}" }\n');
+      const env = { MAILROOM_DATA: path.join(dir, 'data'), MAILROOM_CONFIG: file, ERIN_PW: 'erin-password-1', MAILROOM_ADMIN_PASSWORD: 'admin-password-1' };
+      const server = await startServer(env);
+      try {
+        expect(server.output()).toContain(`Applied ${file}: 1 created`);
+        expect((await new ApiClient(server.url).login('erin', 'erin-password-1')).status).toBe(200);
+      } finally {
+        server.proc.kill('SIGTERM');
+        await server.exited;
+      }
+      const again = await startServer(env);
+      try {
+        expect(again.output()).toContain(`Applied ${file}: 0 created, 0 updated, 0 deleted`);
+      } finally {
+        again.proc.kill('SIGTERM');
+        await again.exited;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses to start with an invalid MAILROOM_CONFIG, listing every problem', async () => {
     const dir = await tmp();
     try {
