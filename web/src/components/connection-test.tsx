@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { api, describeError } from '../api/client.js';
+import { ErrorNote } from './error-note.js';
 
 interface Step {
   name: string;
@@ -36,12 +37,7 @@ export function ConnectionTest({ path, label }: { path: string; label: string })
       <button className="small" onClick={() => void run()} disabled={running} aria-label={`Test ${label}`}>
         {running ? 'Testing…' : 'Test connection'}
       </button>
-      {error && (
-        <p className="error" role="alert">
-          {error.message}
-          {error.hint && <span className="hint"> {error.hint}</span>}
-        </p>
-      )}
+      <ErrorNote error={error} />
       {result && (
         <ol className={`test-steps ${result.ok ? 'passed' : 'failed'}`} aria-label={`Connection test of ${label}: ${result.ok ? 'passed' : 'failed'}`}>
           {result.steps.map((s) => (

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { api, ApiError, describeError, listAll } from '../api/client.js';
 import type { Conversation, ConversationItem } from '../api/types.js';
+import { ErrorNote } from './error-note.js';
 
 /** Queue names the signed-in user may transfer to, or null when they may not list queues (403). */
 let queueNames: Promise<string[] | null> | undefined;
@@ -85,12 +86,7 @@ export function ConversationActions({ conversation: c, onChanged, onTransferred 
           </button>
         </form>
       )}
-      {error && (
-        <p className="error" role="alert">
-          {error.message}
-          {error.hint && <span className="hint"> {error.hint}</span>}
-        </p>
-      )}
+      <ErrorNote error={error} />
     </div>
   );
 }

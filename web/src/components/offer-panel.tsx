@@ -3,6 +3,7 @@ import type { Offer } from '../api/types.js';
 import type { OfferNote } from '../hooks/use-offers.js';
 import { useNow } from '../hooks/use-now.js';
 import { formatClock, showInvisible } from './text-format.js';
+import { ErrorNote } from './error-note.js';
 
 interface Props {
   offers: Offer[];
@@ -85,12 +86,7 @@ function OfferCard({ offer, first, busy, error, onAccept, onDecline }: CardProps
           Decline
         </button>
       </div>
-      {error && (
-        <p className="error" role="alert">
-          {error.message}
-          {error.hint && <span className="hint"> {error.hint}</span>}
-        </p>
-      )}
+      <ErrorNote error={error} />
     </li>
   );
 }

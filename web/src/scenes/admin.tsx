@@ -6,6 +6,7 @@ import { formatDuration, formatTime } from '../components/text-format.js';
 import { useEvent, useEvents } from '../hooks/use-events.js';
 import { useNow } from '../hooks/use-now.js';
 import { QuarantinePanel } from './quarantine-panel.js';
+import { ErrorNote } from '../components/error-note.js';
 
 const STATE_TEXT = { connecting: 'Connecting', connected: 'Connected', error: 'Error', disabled: 'Disabled' } as const;
 
@@ -36,12 +37,7 @@ export function AdminView() {
   return (
     <section className="dashboard" aria-labelledby="admin-title">
       <h1 id="admin-title">Mailboxes</h1>
-      {error && (
-        <p className="error" role="alert">
-          {error.message}
-          {error.hint && <span className="hint"> {error.hint}</span>}
-        </p>
-      )}
+      <ErrorNote error={error} />
       {mailboxes === null ? (
         <p className="loading">Loading…</p>
       ) : mailboxes.length === 0 ? (

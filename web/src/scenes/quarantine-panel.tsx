@@ -3,6 +3,7 @@ import { api, describeError, listAll } from '../api/client.js';
 import { formatSize, formatTime, showInvisible } from '../components/text-format.js';
 import { useEvent, useEvents } from '../hooks/use-events.js';
 import { useNow } from '../hooks/use-now.js';
+import { ErrorNote } from '../components/error-note.js';
 
 interface QuarantineItem {
   id: number;
@@ -53,12 +54,7 @@ export function QuarantinePanel() {
     <section aria-labelledby="quarantine-title">
       <h2 id="quarantine-title">Quarantine {items && items.length > 0 && <span className="count">({items.length})</span>}</h2>
       <p className="hint">Messages kept but not routed: machine-made mail (auto-replies, bounces, lists) and mail that could not be read. Release routes one anyway.</p>
-      {error && (
-        <p className="error" role="alert">
-          {error.message}
-          {error.hint && <span className="hint"> {error.hint}</span>}
-        </p>
-      )}
+      <ErrorNote error={error} />
       {items === null ? (
         <p className="loading">Loading…</p>
       ) : items.length === 0 ? (

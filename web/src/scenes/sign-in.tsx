@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, setCsrfToken } from '../api/client.js';
 import type { Me } from '../api/types.js';
+import { ErrorNote } from '../components/error-note.js';
 
 /** The sign-in form. Errors show the server's message and what to do. */
 export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
@@ -36,12 +37,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
           Password
           <input name="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
         </label>
-        {error && (
-          <p className="error" role="alert">
-            {error.message}
-            {error.hint && <span className="hint"> {error.hint}</span>}
-          </p>
-        )}
+        <ErrorNote error={error} />
         <button type="submit" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>

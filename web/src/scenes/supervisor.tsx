@@ -2,6 +2,7 @@ import type { AgentRow, QueueStats } from '../api/types.js';
 import { formatDuration } from '../components/text-format.js';
 import { useNow } from '../hooks/use-now.js';
 import { useSupervisorData } from '../hooks/use-supervisor-data.js';
+import { ErrorNote } from '../components/error-note.js';
 
 const STATE_ORDER = { available: 0, paused: 1, offline: 2 } as const;
 
@@ -12,12 +13,7 @@ export function SupervisorView() {
   return (
     <section className="dashboard" aria-labelledby="supervisor-title">
       <h1 id="supervisor-title">Supervisor</h1>
-      {error && (
-        <p className="error" role="alert">
-          {error.message}
-          {error.hint && <span className="hint"> {error.hint}</span>}
-        </p>
-      )}
+      <ErrorNote error={error} />
       <h2>Queues</h2>
       {queues === null ? <p className="loading">Loading…</p> : <QueueTable queues={queues} now={now} loadedAt={loadedAt ?? now} />}
       <h2>Agents</h2>
