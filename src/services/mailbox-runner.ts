@@ -40,10 +40,17 @@ export interface RunnerOptions {
   /** The safety-net resync of a push source (default 5 min); a polling source's interval. */
   resyncMs: number;
   pollMs: number;
+  /** Longest delay between attempts (default 5 min). */
   backoffMaxMs?: number;
+  /** A connection up this long resets the delay to `reconnectS` (default 60 s). */
+  backoffStableMs?: number;
 }
 
-/** Failures that retrying soon cannot fix: wait longer so a bad password does not lock the account. */
+/**
+ * Failures that retrying soon cannot fix: wait longer so a bad password does not lock the account
+ * and a full connection slot is not hammered. Up to a fifth more is added at random, so mailboxes
+ * refused together (a server's per-user limit after a restart) do not come back in step.
+ */
 const SLOW_RETRY_MS: Record<string, number> = {
   AUTH_FAILED: 5 * 60_000,
   FOLDER_NOT_FOUND: 5 * 60_000,
@@ -73,7 +80,11 @@ export class MailboxRunner {
   private lastState: MailboxState | undefined;
 
   constructor(private readonly opts: RunnerOptions) {
-    this.backoff = new Backoff({ baseMs: opts.reconnectS * 1000, maxMs: opts.backoffMaxMs ?? 5 * 60_000 });
+    this.backoff = new Backoff({
+      baseMs: opts.reconnectS * 1000,
+      maxMs: Math.max(opts.reconnectS * 1000, opts.backoffMaxMs ?? 5 * 60_000),
+      ...(opts.backoffStableMs !== undefined ? { stableMs: opts.backoffStableMs } : {}),
+    });
   }
 
   start(): void {
@@ -131,7 +142,8 @@ export class MailboxRunner {
       } catch (err) {
         if (this.wake.isStopped) return;
         const e = asAppError(err);
-        const delay = Math.max(this.backoff.failed(), SLOW_RETRY_MS[e.code] ?? 0);
+        const slow = SLOW_RETRY_MS[e.code];
+        const delay = Math.max(this.backoff.failed(), slow === undefined ? 0 : Math.round(slow * (1 + 0.2 * Math.random())));
         opts.logger.warn({ mailbox: opts.name, code: e.code, err: e.message, retryInMs: delay }, 'mailbox connection failed');
         await this.setStatus('error', e).catch(() => undefined);
         await opts.reporter.event('error', e.message, { code: e.code, hint: e.hint, retryInMs: delay, everConnected: this.everConnected }).catch(() => undefined);

@@ -89,8 +89,10 @@ export class MailboxesService {
     const proxy = await globalProxy(this.deps.store, this.deps.secrets);
     const wanted = new Map<number, { row: MailboxRow; fingerprint: string }>();
     for (const row of rows) {
-      // Settings, secrets and the inherited proxy decide whether a running connector is current.
-      const fingerprint = createHash('sha256').update(JSON.stringify([row.spec, row.secrets_enc, row.enabled, proxy])).digest('hex');
+      // Settings, secrets and, for a mailbox that inherits it, the global proxy decide whether a
+      // running connector is current: changing the global proxy reconnects exactly those.
+      const inherited = ((row.spec as { proxy?: string }).proxy ?? 'inherit') === 'inherit' ? proxy : null;
+      const fingerprint = createHash('sha256').update(JSON.stringify([row.spec, row.secrets_enc, row.enabled, inherited])).digest('hex');
       if (row.enabled) wanted.set(row.id, { row, fingerprint });
       else if (row.status_state !== 'disabled') await this.report(row.id, row.name).status('disabled', null);
     }

@@ -32,7 +32,7 @@ export function tlsStep(how: string, outcome: TlsOutcome, ms: number): Connectio
 
 export async function testImapConnection(spec: MailboxSpec): Promise<ConnectionTestResult> {
   const steps: ConnectionStep[] = [];
-  const ctx = { host: spec.host, folder: spec.folder };
+  const ctx = { host: spec.host, folder: spec.folder, port: spec.port };
   let starttls: { outcome: TlsOutcome; ms: number } | undefined;
   let client: Awaited<ReturnType<typeof createImapClient>> | undefined;
   try {

@@ -4,6 +4,7 @@
  * Node's codes (ECONNREFUSED, ENOTFOUND, CERT_HAS_EXPIRED…).
  */
 import { AppError, errorMessage } from '../../domain/errors.js';
+import { starttlsNotOffered } from '../net/net-errors.js';
 
 interface ImapLikeError extends Error {
   code?: string;
@@ -48,10 +49,19 @@ export function innerAppError(err: unknown): AppError | undefined {
 }
 
 /** Classifies any error from an IMAP session into an AppError with a stable code and a hint. */
-export function classifyImapError(err: unknown, ctx: { host: string; folder: string }): AppError {
+export function classifyImapError(err: unknown, ctx: { host: string; folder: string; port?: number }): AppError {
   const inner = innerAppError(err);
   if (inner) return inner;
   const e = (err ?? {}) as ImapLikeError;
+  // Before the login check: Dovecot refuses LOGIN with "NO Maximum number of connections from
+  // user+IP exceeded", which imapflow marks authenticationFailed, yet the password is right.
+  if (e.serverResponseCode === 'LIMIT' || /too many (simultaneous )?connections|maximum number of connections/i.test(`${e.responseText ?? ''} ${e.reason ?? ''} ${e.message ?? ''}`)) {
+    return new AppError('CONNECTION_LIMIT', `The server allows no more connections for this user: ${e.responseText ?? e.reason ?? e.message}`, {
+      status: 502,
+      hint: 'Close other clients of this mailbox, or raise the per-user connection limit on the server (Dovecot: mail_max_userip_connections). Mailroom retries slowly by itself.',
+      cause: err,
+    });
+  }
   if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
     return new AppError('AUTH_FAILED', `The IMAP server refused the login${e.responseText ? `: ${e.responseText}` : ''}`, {
       status: 502,
@@ -66,13 +76,9 @@ export function classifyImapError(err: unknown, ctx: { host: string; folder: str
       cause: err,
     });
   }
-  if (e.serverResponseCode === 'LIMIT' || /too many (simultaneous )?connections|maximum number of connections/i.test(`${e.responseText ?? ''} ${e.reason ?? ''} ${e.message ?? ''}`)) {
-    return new AppError('CONNECTION_LIMIT', `The server allows no more connections for this user: ${e.responseText ?? e.reason ?? e.message}`, {
-      status: 502,
-      hint: 'Close other clients of this mailbox, or raise the per-user connection limit on the server (Dovecot: mail_max_userip_connections).',
-      cause: err,
-    });
-  }
+  // imapflow with doSTARTTLS: true (security: starttls) when the server lists no STARTTLS
+  // capability (RFC 3501 §6.2.1): never a fallback to plain text.
+  if (e.tlsFailed && /does not support STARTTLS/i.test(e.message ?? '')) return starttlsNotOffered(ctx.host, ctx.port ?? 143, 'IMAP');
   const known = e.code ? NODE_CODES[e.code] : undefined;
   if (known) return new AppError(known[0], `${ctx.host}: ${errorMessage(err)}`, { status: 502, hint: known[1], cause: err });
   if (e.tlsFailed) {

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { ImapFlow, type ImapFlowOptions, type ImapTransport } from 'imapflow';
 import type { Logger } from 'pino';
 import type { MailboxSpec } from '../../config/schema.js';
+import { AppError } from '../../domain/errors.js';
 import type { KnownKeys, MailSource, SourceBatch, SourceCapabilities, SourceEvents, SourceMessage, SyncPosition } from '../mail-source.js';
 import { openConnection } from '../net/connect.js';
 import type { ConnectionStep } from '../net/connection-steps.js';
@@ -63,9 +64,8 @@ export async function createImapClient(
     clientInfo: { name: 'Mailroom' },
     // NOTES.md: imapflow starts IDLE 15 s after the last command by default; we want it at once.
     autoIdleDelay: 20,
-    // Re-issue IDLE every keepalive (RFC 2177 asks for < 29 min); a dead link then shows as
-    // silence, which socketTimeout turns into an error within keepalive + timeout.
-    maxIdleTime: live.keepalive_s * 1000,
+    // No maxIdleTime: ImapSource's keepalive probe ends and restarts IDLE every keepalive (see
+    // startWatchdog). socketTimeout is the safety net for a command whose answer stops coming.
     socketTimeout: (live.keepalive_s + live.timeout_s) * 1000,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
@@ -77,6 +77,22 @@ export async function createImapClient(
 /** Batches stay below both bounds, so a 10,000-message backlog never sits in memory at once. */
 const BATCH_MESSAGES = 100;
 const BATCH_BYTES = 16 * 1024 * 1024;
+
+/** RFC 2177 §3: IDLE is to be re-issued at least every 29 minutes; the keepalive probe does it. */
+const MAX_PROBE_INTERVAL_MS = 25 * 60_000;
+
+/** An error of the caller's `handle` or `known` (its store): passed on as it is, never relabelled as IMAP. */
+class CallerError {
+  constructor(readonly error: unknown) {}
+}
+
+const byCaller = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new CallerError(err);
+  }
+};
 
 export interface ImapSourceOptions {
   /** The mailbox's spec with its secrets. */
@@ -110,6 +126,7 @@ export class ImapSource implements MailSource {
   private highestModseq: string | null = null;
   /** HIGHESTMODSEQ from SELECT is fresh only until the first read after connecting. */
   private modseqFresh = false;
+  private watchdog: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: ImapSourceOptions) {}
 
@@ -118,7 +135,7 @@ export class ImapSource implements MailSource {
   }
 
   private fail(err: unknown): never {
-    throw classifyImapError(err, { host: this.spec.host, folder: this.spec.folder });
+    throw classifyImapError(err, { host: this.spec.host, folder: this.spec.folder, port: this.spec.port });
   }
 
   async connect(events: SourceEvents): Promise<void> {
@@ -127,13 +144,14 @@ export class ImapSource implements MailSource {
     this.client = client;
     let closed = false;
     const onClose = (reason: Error | null) => {
+      this.stopWatchdog();
       if (closed) return;
       closed = true;
       events.onClose(reason);
     };
     client.on('error', (err: Error) => {
       this.opts.logger?.debug({ err: err.message }, 'imap connection error');
-      onClose(classifyImapError(err, { host: spec.host, folder: spec.folder }));
+      onClose(classifyImapError(err, { host: spec.host, folder: spec.folder, port: spec.port }));
     });
     client.on('close', () => onClose(null));
     client.on('exists', () => events.onChange());
@@ -148,6 +166,50 @@ export class ImapSource implements MailSource {
       client.close();
       this.fail(err);
     }
+    this.startWatchdog(client, (reason) => {
+      onClose(reason);
+      client.close();
+    });
+  }
+
+  /**
+   * Liveness of an idle connection. A half-open TCP connection (the peer or a NAT box gone
+   * without a FIN or RST) is pure silence, and so is a healthy IDLE with no new mail: only an
+   * answer tells them apart. Every `keepalive_s` an idling connection is sent NOOP (imapflow
+   * ends IDLE with DONE first, RFC 2177, and starts it again afterwards); no answer within
+   * `timeout_s` closes it as dead. After the last answer a dead link is therefore noticed within
+   * keepalive + timeout, at most twice the keepalive when timeout_s <= keepalive_s. A command in
+   * flight is not probed: imapflow's socketTimeout fails it when its answer stops coming.
+   */
+  private startWatchdog(client: ImapFlow, dead: (reason: AppError) => void): void {
+    const { keepalive_s: keepalive, timeout_s: timeout } = this.spec.liveness;
+    let probing = false;
+    this.stopWatchdog();
+    this.watchdog = setInterval(() => {
+      if (probing || !client.usable || !client.idling) return;
+      probing = true;
+      const deadline = setTimeout(() => {
+        dead(
+          new AppError('IMAP_TIMEOUT', `${this.spec.host} did not answer a keepalive NOOP within ${timeout} s: the connection is dead (half-open)`, {
+            status: 504,
+            hint: 'It reconnects by itself. If this keeps happening, a firewall or NAT on the way may drop idle connections: lower liveness.keepalive_s.',
+          }),
+        );
+      }, timeout * 1000);
+      client
+        .noop()
+        .catch(() => undefined)
+        .finally(() => {
+          clearTimeout(deadline);
+          probing = false;
+        });
+    }, Math.min(keepalive * 1000, MAX_PROBE_INTERVAL_MS));
+    this.watchdog.unref();
+  }
+
+  private stopWatchdog(): void {
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
   }
 
   private need(): ImapFlow {
@@ -155,7 +217,7 @@ export class ImapSource implements MailSource {
     return this.client;
   }
 
-  async read(position: SyncPosition, handle: (batch: SourceBatch) => Promise<void>, _known?: KnownKeys): Promise<void> {
+  async read(position: SyncPosition, handle: (batch: SourceBatch) => Promise<void>, known?: KnownKeys): Promise<void> {
     const client = this.need();
     const uidvalidity = this.uidvalidity!;
     const reset = position.uidvalidity !== null && position.uidvalidity !== uidvalidity;
@@ -169,17 +231,30 @@ export class ImapSource implements MailSource {
       if (fresh && !reset && position.uidvalidity === uidvalidity && position.highestModseq !== null && this.highestModseq === position.highestModseq) return;
       // Storing the SELECT value is safe: the search below sees at least what SELECT saw.
       const modseq = fresh ? this.highestModseq : position.highestModseq;
+      // The server shows a session new messages only when it syncs the session's view (RFC 3501
+      // §5.2, §6.1.2: NOOP is the poll); Dovecot does not before UID SEARCH, so a read that was
+      // not prompted by an EXISTS (the safety-net resync) would miss what arrived unannounced.
+      if (!fresh) await client.noop();
       const found = await client.search({ uid: `${lastUid + 1}:*` }, { uid: true });
       // RFC 3501 §6.4.8: "N:*" includes the highest UID even when it is below N; drop those.
       const uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b);
       if (uids.length === 0) {
         if (reset || position.uidvalidity === null || modseq !== position.highestModseq) {
-          await handle({ messages: [], position: { ...position, uidvalidity, lastUid, highestModseq: modseq }, reset });
+          await byCaller(() => handle({ messages: [], position: { ...position, uidvalidity, lastUid, highestModseq: modseq }, reset }));
         }
         return;
       }
+      // Messages the caller committed already (its durable key set) are not downloaded again,
+      // whatever the position says; the position still moves past them.
+      const committed = known ? await byCaller(() => known(uids.map((u) => imapKey(uidvalidity, u)))) : new Set<string>();
+      const top = uids[uids.length - 1]!;
+      const todo = uids.filter((u) => !committed.has(imapKey(uidvalidity, u)));
+      if (todo.length === 0) {
+        await byCaller(() => handle({ messages: [], position: { uidvalidity, lastUid: top, highestModseq: modseq, cursor: null }, reset }));
+        return;
+      }
       const sizes = new Map<number, number>();
-      for (const m of await client.fetchAll(uidSet(uids), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
+      for (const m of await client.fetchAll(uidSet(todo), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
       let chunk: number[] = [];
       let bytes = 0;
       const flush = async (last: boolean) => {
@@ -189,13 +264,14 @@ export class ImapSource implements MailSource {
           .filter((m) => m.source)
           .sort((a, b) => a.uid - b.uid)
           .map((m) => ({ key: imapKey(uidvalidity, m.uid), raw: m.source!, internalDate: m.internalDate ? new Date(m.internalDate) : null }));
-        const top = chunk[chunk.length - 1]!;
-        await handle({ messages, position: { uidvalidity, lastUid: top, highestModseq: last ? modseq : position.highestModseq, cursor: null }, reset });
+        // The last batch also moves past committed messages after its own.
+        const lastUidOfBatch = last ? top : chunk[chunk.length - 1]!;
+        await byCaller(() => handle({ messages, position: { uidvalidity, lastUid: lastUidOfBatch, highestModseq: last ? modseq : position.highestModseq, cursor: null }, reset }));
         chunk = [];
         bytes = 0;
       };
-      for (let i = 0; i < uids.length; i++) {
-        const uid = uids[i]!;
+      for (let i = 0; i < todo.length; i++) {
+        const uid = todo[i]!;
         const size = sizes.get(uid) ?? 0;
         if (chunk.length > 0 && (chunk.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES)) await flush(false);
         chunk.push(uid);
@@ -203,10 +279,17 @@ export class ImapSource implements MailSource {
       }
       await flush(true);
     } catch (err) {
+      if (err instanceof CallerError) throw err.error;
       this.fail(err);
     }
   }
 
+  /**
+   * Applies `after_import` to committed messages. imapflow answers STORE, EXPUNGE and MOVE with
+   * `false` instead of an error when they fail (the server said NO, or the connection broke):
+   * that is turned into an error here, so the caller does not record them as acknowledged and
+   * the next connection applies it again.
+   */
   async acknowledge(keys: string[]): Promise<void> {
     const action = this.spec.after_import;
     if (action === 'none' || keys.length === 0) return;
@@ -217,21 +300,37 @@ export class ImapSource implements MailSource {
       .map(([, u]) => Number(u));
     if (uids.length === 0) return;
     const set = uidSet(uids);
+    let done: unknown;
     try {
-      if (action === 'seen') await client.messageFlagsAdd(set, ['\\Seen'], { uid: true });
-      else if (action === 'delete') await client.messageDelete(set, { uid: true });
+      if (action === 'seen') done = await client.messageFlagsAdd(set, ['\\Seen'], { uid: true });
+      else if (action === 'delete') done = await client.messageDelete(set, { uid: true });
       else {
         const target = action.slice('move:'.length);
-        const moved = await client.messageMove(set, target, { uid: true });
-        if (!moved) {
+        done = await client.messageMove(set, target, { uid: true });
+        if (!done && client.usable) {
           // RFC 3501 §7.1 TRYCREATE: the target is missing; create it once, then move.
           await client.mailboxCreate(target).catch(() => undefined);
-          await client.messageMove(set, target, { uid: true });
+          done = await client.messageMove(set, target, { uid: true });
         }
       }
     } catch (err) {
       this.fail(err);
     }
+    if (!done) throw this.notAcknowledged(client, action, uids.length);
+  }
+
+  private notAcknowledged(client: ImapFlow, action: string, count: number): AppError {
+    const what = action === 'seen' ? 'flag as seen' : action === 'delete' ? 'delete' : `move to ${action.slice('move:'.length)}`;
+    if (!client.usable) {
+      return new AppError('CONNECTION_CLOSED', `The connection to ${this.spec.host} broke before ${count} imported message(s) could be ${action === 'seen' ? 'flagged as seen' : action === 'delete' ? 'deleted' : 'moved'}`, {
+        status: 502,
+        hint: 'Nothing is lost: they are imported, and after_import is applied when it reconnects.',
+      });
+    }
+    return new AppError('ACKNOWLEDGE_REFUSED', `${this.spec.host} refused to ${what} ${count} imported message(s) (after_import: ${action})`, {
+      status: 502,
+      hint: 'The messages are imported. Check that this user may change the folder (flags, deleting, the move target), or set after_import: none for a read-only mailbox; it is tried again at the next connection.',
+    });
   }
 
   async watch(): Promise<void> {
@@ -239,6 +338,7 @@ export class ImapSource implements MailSource {
   }
 
   async close(): Promise<void> {
+    this.stopWatchdog();
     const client = this.client;
     this.client = undefined;
     if (!client) return;

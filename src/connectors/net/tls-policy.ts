@@ -134,7 +134,7 @@ export function describeCertificate(socket: tls.TLSSocket, host: string, now: Da
 const day = (iso: string) => iso.slice(0, 10);
 
 function pinHint(info: CertificateInfo): string {
-  return `or pin this certificate (tls.verify: peer, fingerprint: "${info.fingerprint}") after checking it with the server's administrator`;
+  return `pin this certificate (tls.verify: peer, fingerprint: "${info.fingerprint}") after checking it with the server's administrator`;
 }
 
 /**
@@ -160,12 +160,12 @@ export function chainFailure(info: CertificateInfo, host: string, now: Date = ne
     if (info.selfSigned) {
       return new AppError('TLS_CERT_UNTRUSTED', `${cap(where)} is self-signed (${info.subject})`, {
         status: 502,
-        hint: `Add the certificate as tls.ca (PEM), ${pinHint(info)}.`,
+        hint: `Add the certificate as tls.ca (PEM), or ${pinHint(info)}.`,
       });
     }
     return new AppError('TLS_CERT_UNTRUSTED', `${cap(where)} was issued by "${info.issuer}", which this machine does not trust (${info.chain.error})`, {
       status: 502,
-      hint: `Add the certificate of the CA "${info.issuer}" as tls.ca (PEM), ${pinHint(info)}.`,
+      hint: `Add the certificate of the CA "${info.issuer}" as tls.ca (PEM), or ${pinHint(info)}.`,
     });
   }
   const shown = info.names.slice(0, 3).join(', ') || info.subject;

@@ -67,6 +67,21 @@ export function classifySmtpError(err: unknown, host: string): SendError {
   return new SendError(code, `${host}: ${errorMessage(err)}`, false, hint, e.response);
 }
 
+/**
+ * The connection failed after the final "." went out and before the server answered: the server
+ * may have queued the message (RFC 5321 §4.1.1.4: it takes responsibility with its reply, which
+ * can be lost on the way back; RFC 1047). Sending it again could deliver it twice, so it is a
+ * permanent failure that says so, never retried automatically.
+ */
+export function deliveryUncertain(err: unknown, host: string): SendError {
+  return new SendError(
+    'DELIVERY_UNCERTAIN',
+    `The connection to ${host} broke after the whole message was sent and before the server confirmed it (${errorMessage(err)}), so it may or may not have been delivered`,
+    true,
+    'It is not sent again automatically, so that it cannot arrive twice: check with the recipient, then resend if needed.',
+  );
+}
+
 function promisify<T>(fn: (cb: (err: Error | null, value?: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value as T))));
 }
@@ -179,14 +194,23 @@ export class SmtpSender implements MailSender {
   async send(message: OutgoingMessage, hooks: SendHooks): Promise<SendResult> {
     const conn = await this.acquire();
     let reusable = false;
+    // Set once the final "." may be on its way: from then on the server may have accepted it.
+    let final = false;
+    const marked: SendHooks = {
+      beforeFinal: async () => {
+        await hooks.beforeFinal();
+        final = true;
+      },
+    };
     try {
       const info = await promisify<{ accepted: string[]; rejected: string[]; response: string }>((cb) =>
-        conn.send({ from: message.from, to: message.to }, holdBackEnd(message.raw, hooks), (err, info) => cb(err ?? null, info as never)),
+        conn.send({ from: message.from, to: message.to }, holdBackEnd(message.raw, marked), (err, info) => cb(err ?? null, info as never)),
       );
       reusable = true;
       await promisify<void>((cb) => conn.reset((err) => cb(err ?? null))).catch(() => (reusable = false));
       return { accepted: info.accepted.map(String), rejected: info.rejected.map(String), response: info.response };
     } catch (err) {
+      if (final && (err as SmtpErrorLike).responseCode === undefined) throw deliveryUncertain(err, this.opts.spec.host);
       throw classifySmtpError(err, this.opts.spec.host);
     } finally {
       this.release(conn, reusable);
