@@ -144,3 +144,14 @@ describe('helpers', () => {
     expect(configFileSchema.parse({})).toEqual({});
   });
 });
+
+describe('liveness', () => {
+  it('refuses a timeout longer than the keepalive', () => {
+    const d = problems(`
+senders: [{ name: s, type: smtp, host: h, port: 25, security: none, from: a@b.c }]
+queues: [{ name: q, sender: s }]
+mailboxes: [{ name: m, protocol: imap, host: h, port: 1, security: tls, auth: { user: u, password: p }, queue: q, liveness: { keepalive_s: 10, timeout_s: 30 } }]
+`);
+    expect(d).toContainEqual({ path: 'mailboxes[0].liveness.timeout_s', message: expect.stringMatching(/must not exceed keepalive_s \(10\)/) });
+  });
+});

@@ -102,6 +102,12 @@ export const mailboxSchema = z
     enabled: z.boolean().default(true),
     queue: nameSchema,
   })
+  .superRefine((m, ctx) => {
+    // A dead IDLE is found within keepalive + timeout; over 2x keepalive only if timeout > keepalive.
+    if (m.liveness.timeout_s > m.liveness.keepalive_s) {
+      ctx.addIssue({ code: 'custom', path: ['liveness', 'timeout_s'], message: `must not exceed keepalive_s (${m.liveness.keepalive_s}): a dead connection would go unnoticed longer` });
+    }
+  })
   .transform((m) => ({
     ...m,
     // API.md: after_import defaults to seen for IMAP and none for POP3.

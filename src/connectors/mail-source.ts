@@ -46,4 +46,6 @@ export interface MailSource {
   /** Starts watching (IDLE) or returns at once when the source cannot push. */
   watch(): Promise<void>;
   close(): Promise<void>;
+  /** What the current connection should make an admin look at (plain text, TLS not verified, a certificate about to expire). */
+  warnings?(): string[];
 }

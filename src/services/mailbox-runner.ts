@@ -24,7 +24,7 @@ export interface InboundSink {
 }
 
 export interface StatusReporter {
-  status(state: MailboxState, error: AppError | null): Promise<void>;
+  status(state: MailboxState, error: AppError | null, warnings?: string[]): Promise<void>;
   event(kind: string, message: string, detail?: unknown): Promise<void>;
 }
 
@@ -103,9 +103,9 @@ export class MailboxRunner {
     this.wake.kick();
   }
 
-  private async setStatus(state: MailboxState, error: AppError | null): Promise<void> {
+  private async setStatus(state: MailboxState, error: AppError | null, warnings?: string[]): Promise<void> {
     this.lastState = state;
-    await this.opts.reporter.status(state, error);
+    await this.opts.reporter.status(state, error, warnings);
   }
 
   private async run(): Promise<void> {
@@ -130,7 +130,7 @@ export class MailboxRunner {
         await opts.reporter.event('connected', 'connected');
         await this.recoverUnacked(source);
         await this.sync(source);
-        await this.setStatus('connected', null);
+        await this.setStatus('connected', null, source.warnings?.() ?? []);
         await source.watch();
         const interval = source.capabilities.push ? opts.resyncMs : opts.pollMs;
         for (;;) {

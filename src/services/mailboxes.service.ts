@@ -134,8 +134,8 @@ export class MailboxesService {
   private report(mailboxId: number, name: string): StatusReporter {
     const { store, bus } = this.deps;
     return {
-      async status(state: MailboxState, error: AppError | null) {
-        const row = await store.repos.mailboxStatus.setStatus(mailboxId, state, error ? { code: error.code, message: error.message, hint: error.hint ?? '' } : null);
+      async status(state: MailboxState, error: AppError | null, warnings?: string[]) {
+        const row = await store.repos.mailboxStatus.setStatus(mailboxId, state, error ? { code: error.code, message: error.message, hint: error.hint ?? '' } : null, warnings);
         if (!row) return;
         bus.publish(
           'mailbox.status',
@@ -147,6 +147,7 @@ export class MailboxesService {
             lastError: row.status_error ?? null,
             lastSyncAt: row.last_sync_at?.toISOString() ?? null,
             imported: row.imported_count,
+            warnings: row.status_warnings ?? [],
           },
           { kind: 'roles', roles: ['supervisor'] },
         );

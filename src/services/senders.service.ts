@@ -33,7 +33,9 @@ export class SendersService {
     const row = await this.deps.store.repos.config.findSender(senderId);
     if (!row) throw new SendError('SENDER_MISSING', `Sender ${senderId} no longer exists`, true, 'Give the queue an existing sender, then resend.');
     const proxy = await globalProxy(this.deps.store, this.deps.secrets);
-    const fingerprint = createHash('sha256').update(JSON.stringify([row.spec, row.secrets_enc, proxy])).digest('hex');
+    // The global proxy matters only to senders that inherit it.
+    const inherits = (row.spec as { proxy?: string }).proxy === 'inherit';
+    const fingerprint = createHash('sha256').update(JSON.stringify([row.spec, row.secrets_enc, inherits ? proxy : null])).digest('hex');
     const cached = this.cache.get(senderId);
     if (cached?.fingerprint === fingerprint) return cached.sender;
     await cached?.sender.close();

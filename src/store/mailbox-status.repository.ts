@@ -13,16 +13,18 @@ export class MailboxStatusRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   /** Sets the state; `status_since` moves only when the state changes. Returns the row after. */
-  async setStatus(mailboxId: number, state: MailboxState, error: StatusError | null) {
+  /** Warnings are replaced when given (a new connection) and kept otherwise (an error keeps the last ones). */
+  async setStatus(mailboxId: number, state: MailboxState, error: StatusError | null, warnings?: string[]) {
     return this.db
       .updateTable('mailboxes')
       .set({
         status_state: state,
         status_error: error === null ? null : JSON.stringify(error),
+        ...(warnings ? { status_warnings: JSON.stringify(warnings) } : {}),
         status_since: sql`case when status_state = ${state} then status_since else now() end`,
       })
       .where('id', '=', mailboxId)
-      .returning(['id', 'name', 'status_state', 'status_since', 'status_error', 'last_sync_at', 'imported_count', 'enabled'])
+      .returning(['id', 'name', 'status_state', 'status_since', 'status_error', 'status_warnings', 'last_sync_at', 'imported_count', 'enabled'])
       .executeTakeFirst();
   }
 

@@ -119,6 +119,7 @@ export interface MailboxesTable {
   status_state: Generated<'connecting' | 'connected' | 'error' | 'disabled'>;
   status_since: Generated<Date>;
   status_error: Json<{ code: string; message: string; hint: string } | null> | null;
+  status_warnings: ColumnType<string[], string | undefined, string>;
   last_sync_at: NullableTimestamp;
   imported_count: Generated<number>;
   created_at: Generated<Date>;

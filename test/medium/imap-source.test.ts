@@ -95,6 +95,8 @@ describe('IMAP source on Dovecot', () => {
     expect((await stored('support-inbox')).every((r) => r.acked)).toBe(true);
     const mb = (await store.repos.config.listMailboxes())[0]!;
     expect(mb.status_state).toBe('connected');
+    // security: none is allowed, and shown on the mailbox until it changes.
+    expect(mb.status_warnings.join(' ')).toMatch(/unencrypted/);
   });
 
   it('a message appended while idle is pushed and imported', async () => {

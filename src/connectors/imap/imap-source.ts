@@ -25,7 +25,7 @@ import { classifyImapError } from './imap-errors.js';
 export async function createImapClient(
   spec: MailboxSpec,
   extra: Partial<ImapFlowOptions> = {},
-  diagnostics: { steps?: ConnectionStep[]; onStartTls?: (outcome: TlsOutcome, ms: number) => void } = {},
+  diagnostics: { steps?: ConnectionStep[]; onStartTls?: (outcome: TlsOutcome, ms: number) => void; onWarnings?: (warnings: string[]) => void } = {},
 ): Promise<ImapFlow> {
   const { steps } = diagnostics;
   const live = spec.liveness;
@@ -39,6 +39,7 @@ export async function createImapClient(
     timeoutMs,
     ...(steps ? { steps } : {}),
   });
+  if (conn.warnings.length) diagnostics.onWarnings?.(conn.warnings);
   const transport: ImapTransport = {
     connect: (_o, onConnect) => {
       setImmediate(onConnect);
@@ -49,6 +50,7 @@ export async function createImapClient(
       const started = performance.now();
       return startTls(socket as net.Socket, spec.host, spec.port, spec.tls, (outcome) => {
         diagnostics.onStartTls?.(outcome, Math.round(performance.now() - started));
+        if (outcome.warnings.length) diagnostics.onWarnings?.(outcome.warnings);
         onSecure();
       });
     },
@@ -124,6 +126,7 @@ export class ImapSource implements MailSource {
   private client: ImapFlow | undefined;
   private uidvalidity: number | null = null;
   private highestModseq: string | null = null;
+  private connectionWarnings: string[] = [];
   /** HIGHESTMODSEQ from SELECT is fresh only until the first read after connecting. */
   private modseqFresh = false;
   private watchdog: NodeJS.Timeout | undefined;
@@ -139,7 +142,8 @@ export class ImapSource implements MailSource {
   }
 
   async connect(events: SourceEvents): Promise<void> {
-    const client = await createImapClient(this.opts.spec, { ...this.opts.imapOptions });
+    this.connectionWarnings = [];
+    const client = await createImapClient(this.opts.spec, { ...this.opts.imapOptions }, { onWarnings: (w) => this.connectionWarnings.push(...w) });
     const { spec } = this;
     this.client = client;
     let closed = false;
@@ -331,6 +335,10 @@ export class ImapSource implements MailSource {
       status: 502,
       hint: 'The messages are imported. Check that this user may change the folder (flags, deleting, the move target), or set after_import: none for a read-only mailbox; it is tried again at the next connection.',
     });
+  }
+
+  warnings(): string[] {
+    return [...new Set(this.connectionWarnings)];
   }
 
   async watch(): Promise<void> {

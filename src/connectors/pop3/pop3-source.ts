@@ -138,6 +138,10 @@ export class Pop3Source implements MailSource {
     await this.ensureSession();
   }
 
+  warnings(): string[] {
+    return [...new Set(this.session?.client.warnings ?? [])];
+  }
+
   private async ensureSession(): Promise<Session> {
     if (this.session?.client.usable) return this.session;
     // After close() (the runner stopping mid-commit) no new connection is opened: a DELE not

@@ -38,6 +38,7 @@ export function presentMailbox(v: MailboxView) {
       lastError: row.status_error ?? null,
       lastSyncAt: row.last_sync_at?.toISOString() ?? null,
       imported: row.imported_count,
+      warnings: row.status_warnings ?? [],
     },
   };
 }

@@ -129,6 +129,8 @@ create table mailboxes (
   status_state text not null default 'connecting' check (status_state in ('connecting', 'connected', 'error', 'disabled')),
   status_since timestamptz not null default now(),
   status_error jsonb,
+  -- What the last connection should make an admin look at (plain text, TLS unverified, expiry soon).
+  status_warnings jsonb not null default '[]',
   last_sync_at timestamptz,
   imported_count bigint not null default 0,
   created_at timestamptz not null default now(),

@@ -119,6 +119,7 @@ export interface MailboxStatus {
   since: string;
   lastError: { code: string; message: string; hint?: string } | null;
   lastSyncAt: string | null;
+  warnings?: string[];
   imported: number;
 }
 

@@ -66,6 +66,13 @@ export function AdminView() {
                 <td>
                   <span className={`mailbox-state mailbox-${m.status.state}`}>{STATE_TEXT[m.status.state] ?? m.status.state}</span>
                   <span className="hint"> for {formatDuration(now - Date.parse(m.status.since))}</span>
+                  {m.status.warnings && m.status.warnings.length > 0 && (
+                    <ul className="mailbox-warnings" aria-label={`Warnings for ${m.name}`}>
+                      {m.status.warnings.map((w) => (
+                        <li key={w}>{w}</li>
+                      ))}
+                    </ul>
+                  )}
                   {m.status.lastError && (
                     <p className={`mailbox-last-error${m.status.state === 'connected' ? ' past' : ''}`}>
                       {m.status.state === 'connected' && 'Last error: '}
