@@ -14,7 +14,8 @@
  * is the second wall, not the only one.
  */
 import createDOMPurify, { type Config, type DOMPurify, type WindowLike } from 'dompurify';
-import { JSDOM } from 'jsdom';
+import { createRequire } from 'node:module';
+import type { JSDOM as JSDOMType } from 'jsdom';
 import { sanitizeStyleAttribute, sanitizeStylesheet } from './css-sanitizer.js';
 import { htmlToPlainText } from './html-text-converter.js';
 
@@ -87,6 +88,8 @@ function cssRewrite(ctx: Context): (url: string) => string | null {
 }
 
 function setUp(): DOMPurify {
+  // jsdom takes about half a second to load: loaded at the first sanitize, not at server start.
+  const { JSDOM } = createRequire(import.meta.url)('jsdom') as { JSDOM: typeof JSDOMType };
   const { window } = new JSDOM('<!DOCTYPE html><html><body></body></html>');
   const purify = createDOMPurify(window as unknown as WindowLike);
 
