@@ -6,31 +6,20 @@
  * `node --import tsx --expose-gc bench/run.ts parse [--quick]`
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { simpleParser } from 'mailparser';
 import { round, type Bench, type BenchReport } from '../lib/report.js';
 import { parseMessage } from '../../src/ingest/mime-parser.js';
 import { ParserPool } from '../../src/ingest/parser-pool.js';
 import type { AttachmentSink } from '../../src/ingest/parse-types.js';
 import { bigAttachmentMessage, charsetMessage, manyAttachmentsMessage, nestedMessage, rawMessage } from '../../src/ingest/fixtures/test-messages.js';
+import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const corpusDir = path.resolve(root, '../shared/corpus/mime');
 
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((f) => {
-      const p = path.join(dir, f);
-      return statSync(p).isDirectory() ? walk(p) : p.endsWith('.eml') ? [p] : [];
-    });
-}
 
 /** The corpus, or a small synthetic stand-in when ../shared/corpus is absent. */
 function loadMessages(): { messages: Buffer[]; source: string } {
-  if (existsSync(corpusDir)) return { messages: walk(corpusDir).map((f) => readFileSync(f)), source: '../shared/corpus/mime' };
+  if (hasCorpus) return { messages: corpusFiles().map((f) => readFileSync(f)), source: '../shared/corpus/mime' };
   return {
     messages: [
       rawMessage({ From: 'a@example.com', Subject: 'hello' }, 'Hello there\r\n'.repeat(40)),

@@ -3,9 +3,8 @@
  * parser and the worker pool, then through every later step: each either parses or fails with a
  * typed reason, none hangs, the pool's answer equals the in-process one.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyMessage } from './message-classifier.js';
 import { detectLanguage } from './language-detector.js';
@@ -16,21 +15,12 @@ import { PARSE_FAILURE_CODES, type ParseResult } from './parse-types.js';
 import { resolveThread, lookupsFromMaps } from './thread-resolver.js';
 import { decideAutoAck } from './loop-guard.js';
 import { escapeForDisplay, safeFilename } from './header-safety.js';
+import { corpusDir, corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const corpusDir = path.resolve(root, '../shared/corpus/mime');
-const exists = existsSync(corpusDir);
+const exists = hasCorpus;
 
-function walk(dir: string): string[] {
-  return readdirSync(dir)
-    .sort()
-    .flatMap((f) => {
-      const p = path.join(dir, f);
-      return statSync(p).isDirectory() ? walk(p) : p.endsWith('.eml') ? [p] : [];
-    });
-}
 
-const files = exists ? walk(corpusDir) : [];
+const files = corpusFiles();
 
 /** Runs every later ingest step on a parse result; throws if any of them throws. */
 function downstream(r: ParseResult): void {

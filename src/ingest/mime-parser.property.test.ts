@@ -4,9 +4,7 @@
  * corpus when present plus a few built-in messages, mutated by byte flips, truncation,
  * duplicated headers, deep nesting, inserted boundaries and control bytes.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manyAttachmentsMessage, nestedMessage, rawMessage } from './fixtures/test-messages.js';
@@ -16,14 +14,8 @@ import { parseMessage } from './mime-parser.js';
 import { ParserPool } from './parser-pool.js';
 import { PARSE_FAILURE_CODES, type ParseResult } from './parse-types.js';
 import { detectLanguage } from './language-detector.js';
+import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 
-const corpusDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/corpus/mime');
-function walk(dir: string): string[] {
-  return readdirSync(dir).flatMap((f) => {
-    const p = path.join(dir, f);
-    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.eml') ? [p] : [];
-  });
-}
 
 const builtIn: Buffer[] = [
   rawMessage({ From: 'a@example.com', To: 'b@example.com', Subject: 'hello', 'Message-ID': '<x@y>' }, 'body\r\n'),
@@ -34,7 +26,7 @@ const builtIn: Buffer[] = [
     'From: MAILER-DAEMON@example.com\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n--r\r\nContent-Type: text/plain\r\n\r\nfailed\r\n--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\nFinal-Recipient: rfc822; x@y\r\nAction: failed\r\nStatus: 5.1.1\r\n--r--\r\n',
   ),
 ];
-const seeds = [...builtIn, ...(existsSync(corpusDir) ? walk(corpusDir).map((f) => readFileSync(f)) : [])];
+const seeds = [...builtIn, ...corpusFiles().map((f) => readFileSync(f))];
 
 type Op =
   | { kind: 'flip'; at: number; byte: number }
@@ -96,7 +88,7 @@ function checkResult(r: ParseResult): void {
   if (r.message.html) sanitizeHtml(r.message.html);
 }
 
-describe(`parser property: mutated messages always get an answer (${seeds.length} seeds${existsSync(corpusDir) ? '' : '; corpus skipped: ../shared/corpus not found, built-in seeds only'})`, () => {
+describe(`parser property: mutated messages always get an answer (${seeds.length} seeds${hasCorpus ? '' : '; corpus skipped: ../shared/corpus not found, built-in seeds only'})`, () => {
   it('in-process: never throws, always answers', async () => {
     await fc.assert(
       fc.asyncProperty(mutated, async (raw) => {

@@ -67,7 +67,22 @@ async function markBounced(r: Repos, c: FilingInput): Promise<void> {
   await r.outbox.markFailed(original.id, `BOUNCED: ${detail || 'the receiving server returned the message'}`);
 }
 
-export async function fileMessage(r: Repos, c: FilingInput): Promise<Filed> {
+/**
+ * PostgreSQL's text and jsonb cannot hold U+0000 (SQLSTATE 22021, 22P05), yet a decoded body or
+ * header can contain it (`=00`, base64, a NUL in an 8-bit part). The raw bytes keep it; the
+ * parsed copy shows U+FFFD in its place. Dates, buffers and other objects are kept as they are.
+ */
+export function withoutNul<T>(v: T): T {
+  if (typeof v === 'string') return (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v) as T;
+  if (Array.isArray(v)) return v.map((x: unknown) => withoutNul(x)) as T;
+  if (v !== null && typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withoutNul(x)])) as T;
+  }
+  return v;
+}
+
+export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> {
+  const c: FilingInput = { ...input, parsed: withoutNul(input.parsed), classification: withoutNul(input.classification), decision: withoutNul(input.decision), html: withoutNul(input.html) };
   const p = c.parsed;
   const base = {
     messageIdHeader: p.messageId,
