@@ -14,7 +14,8 @@
  *   uses their mean so a change in the machine's load hits both sides.
  * - Dovecot indexes new maildir files on first access: a priming read (untimed) goes first.
  *
- * `node --import tsx --expose-gc bench/run.ts ingest-throughput [--quick]`
+ * `node --import tsx --expose-gc bench/run.ts ingest-throughput [--quick]`; BENCH_INGEST_MESSAGES sets the
+ * backlog, BENCH_INGEST_POSTGRES=0 skips the PostgreSQL run (profiling: add --cpu-prof).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -163,7 +164,7 @@ mailboxes:
 const bench: Bench = {
   name: 'ingest-throughput',
   async run({ quick, log }) {
-    const count = quick ? 2000 : 10_000;
+    const count = Number(process.env.BENCH_INGEST_MESSAGES ?? (quick ? 2000 : 10_000));
     const loadBefore = os.loadavg().map((v) => round(v, 2));
     const { messages, source } = backlog(count);
     const dovecot = await startDovecot({ users: [{ user: 'backlog', password: 'backlog-pw' }] });
@@ -183,7 +184,7 @@ const bench: Bench = {
       // The same on a PostgreSQL server (production), when one is reachable: shows what is PGlite's.
       let server: MailroomRun | undefined;
       let after: typeof before | undefined;
-      const database = await postgresDatabase();
+      const database = process.env.BENCH_INGEST_POSTGRES === '0' ? null : await postgresDatabase();
       if (database) {
         try {
           server = await mailroom(dovecot, count, log, database.url);

@@ -29,7 +29,7 @@ import { databaseAttachmentSink } from './attachment-sink.js';
 import type { AutoAckContext } from './auto-ack.js';
 import { fallbackFields } from './ingest-fallback.js';
 import { addressOf } from './reply-composer.js';
-import { fileMessage, type Filed } from './ingest-filing.js';
+import { fileMessage, type Filed, type FilingInput } from './ingest-filing.js';
 import type { RoutingService } from './routing.service.js';
 import { Wakeup } from './wakeup.js';
 
@@ -47,7 +47,7 @@ export interface IngestDeps {
 type QueueRef = { id: number; name: string; spec: QueueSpec };
 
 /**
- * Lookups shared by the messages of one pass over the pending ones (20 messages, about a second):
+ * Lookups shared by the messages of one pass over the pending ones (up to BATCH messages):
  * a backlog mostly comes from one mailbox into one queue, and reading the mailbox, its queue and
  * every user (four queries) again for each message was about a fifth of its database time
  * (ingest-throughput.bench.ts). A config change is seen from the next pass on.
@@ -59,6 +59,16 @@ interface PassLookups {
 }
 
 const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() });
+
+/** Messages read per pass, and how many of them are parsed at once (two workers, one filing). */
+const BATCH = 64;
+const PARALLEL = 4;
+
+/** A message parsed, classified and sanitized, waiting for its turn to be threaded and filed. */
+interface ParsedReady extends Omit<FilingInput, 'decision' | 'autoAck'> {
+  kind: 'parsed';
+}
+type Prepared = ParsedReady | { kind: 'done'; ok: boolean } | { kind: 'failed'; err: unknown };
 
 export class IngestService {
   private readonly wake = new Wakeup();
@@ -93,13 +103,9 @@ export class IngestService {
       let retryLater = false;
       try {
         this.busy = true;
-        const pending = await this.deps.store.repos.inbound.pending(20);
-        const pass = newPass();
-        for (const p of pending) {
-          if (this.wake.isStopped) return;
-          if (!(await this.processOne(p.id, pass))) retryLater = true;
-        }
-        if (pending.length === 20 && !retryLater) continue;
+        const pending = await this.deps.store.repos.inbound.pending(BATCH);
+        if (!(await this.processInOrder(pending.map((p) => p.id)))) retryLater = true;
+        if (pending.length === BATCH && !retryLater && !this.wake.isStopped) continue;
       } catch (err) {
         this.deps.logger.error({ err: errorMessage(err) }, 'ingest failed; retrying');
         retryLater = true;
@@ -110,11 +116,44 @@ export class IngestService {
     }
   }
 
-  /** Parses and files one message. False when it should be tried again later (a transient failure). */
-  async processOne(messageId: number, pass: PassLookups = newPass()): Promise<boolean> {
+  /**
+   * Parses up to PARALLEL messages at once (both parser workers busy while the main thread files)
+   * and files them one by one in their arrival order, so a reply that arrived after its original
+   * still threads into the conversation the original created. False when any should be retried.
+   */
+  private async processInOrder(ids: number[]): Promise<boolean> {
+    const pass = newPass();
+    const started: Promise<Prepared>[] = [];
+    const start = (i: number) => {
+      if (i < ids.length && !this.wake.isStopped) started[i] = this.prepare(ids[i]!, pass).catch((err: unknown): Prepared => ({ kind: 'failed', err }));
+    };
+    for (let i = 0; i < PARALLEL; i++) start(i);
+    let allDone = true;
+    try {
+      for (let i = 0; i < ids.length && started[i]; i++) {
+        const p = await started[i]!;
+        start(i + PARALLEL);
+        if (p.kind === 'failed') {
+          this.deps.logger.error({ messageId: ids[i], err: errorMessage(p.err) }, 'ingest of a message failed; will retry');
+          allDone = false;
+        } else if (p.kind === 'done') {
+          allDone &&= p.ok;
+        } else if (!this.wake.isStopped) {
+          allDone = (await this.file(p)) && allDone;
+        }
+      }
+    } finally {
+      // Nothing may still be parsing or writing when stop() returns and the store closes.
+      await Promise.allSettled(started);
+    }
+    return allDone;
+  }
+
+  /** Everything that does not depend on the messages before this one: read, parse, classify, sanitize. */
+  private async prepare(messageId: number, pass: PassLookups): Promise<Prepared> {
     const { store, logger } = this.deps;
     const row = await store.db.selectFrom('messages').select(['id', 'mailbox_id', 'raw', 'received_at', 'ingest_state', 'classification']).where('id', '=', messageId).executeTakeFirst();
-    if (!row || row.ingest_state !== 'received') return true;
+    if (!row || row.ingest_state !== 'received') return { kind: 'done', ok: true };
     // Released from quarantine by an admin: route it whatever it is.
     const force = Boolean((row.classification as { release?: unknown } | null)?.release);
     const mailbox = row.mailbox_id === null ? undefined : await this.mailboxOf(row.mailbox_id, pass);
@@ -129,41 +168,51 @@ export class IngestService {
     if (!result.ok) {
       if (result.failure.retryable) {
         logger.warn({ messageId, code: result.failure.code }, 'parse failed for a transient reason; will retry');
-        return false;
+        return { kind: 'done', ok: false };
       }
       await store.repos.attachments.deleteForMessage(messageId);
       const reason = `${result.failure.code}: ${result.failure.reason}`;
       // Too large is not hostile: the customer's mail reaches an agent, with a note, unopened.
       const tooLarge = result.failure.code === 'PARSE_TOO_LARGE' || result.failure.code === 'PARSE_ATTACHMENT_TOO_LARGE';
-      if ((force || tooLarge) && queue) return this.fileUnparseable(messageId, row.raw, row.received_at, row.mailbox_id, queue, reason, tooLarge ? 'too-large' : 'released');
-      await store.repos.conversations.quarantine(messageId, `${result.failure.code}: ${result.failure.reason}`);
-      this.deps.bus.publish('message.quarantined', { id: messageId, reason: result.failure.reason }, { kind: 'roles', roles: ['admin'] });
-      logger.warn({ messageId, code: result.failure.code }, 'message quarantined');
-      return true;
+      if ((force || tooLarge) && queue) {
+        return { kind: 'done', ok: await this.fileUnparseable(messageId, row.raw, row.received_at, row.mailbox_id, queue, reason, tooLarge ? 'too-large' : 'released') };
+      }
+      await this.quarantine(messageId, reason);
+      return { kind: 'done', ok: true };
     }
     const parsed = result.message;
-    const classification = classifyMessage(parsed);
-    const keys = this.deps.secrets.deriveKeys('reply-token');
-    const decision = await this.thread(parsed, keys);
     const attachments = await store.repos.conversations.attachmentsOf([messageId]);
     const cids = new Map(attachments.filter((a) => a.content_id).map((a) => [a.content_id!, a.id]));
-    const html = parsed.html === null ? null : sanitizeHtml(parsed.html, { cidToAttachmentId: cids }).html;
-    const language = queue?.spec.language === 'auto' ? await this.routableLanguage(parsed, queue.spec, pass) : null;
+    return {
+      kind: 'parsed',
+      messageId,
+      receivedAt: row.received_at,
+      mailboxId: row.mailbox_id,
+      queue,
+      force,
+      parsed,
+      classification: classifyMessage(parsed),
+      html: parsed.html === null ? null : sanitizeHtml(parsed.html, { cidToAttachmentId: cids }).html,
+      language: queue?.spec.language === 'auto' ? await this.routableLanguage(parsed, queue.spec, pass) : null,
+    };
+  }
 
+  /** Threads and files a prepared message, after every message that arrived before it. */
+  private async file(p: ParsedReady): Promise<boolean> {
+    const { store, logger } = this.deps;
+    const { messageId, queue } = p;
+    const keys = this.deps.secrets.deriveKeys('reply-token');
     let filed: Filed;
     try {
+      const decision = await this.thread(p.parsed, keys);
       const autoAck = queue?.spec.auto_ack ? await this.autoAckContext(keys) : undefined;
-      filed = await store.transaction((r) =>
-        fileMessage(r, { messageId, receivedAt: row.received_at, mailboxId: row.mailbox_id, queue, parsed, classification, decision, html, language, force, ...(autoAck ? { autoAck } : {}) }),
-      );
+      const { kind: _kind, ...input } = p;
+      filed = await store.transaction((r) => fileMessage(r, { ...input, decision, ...(autoAck ? { autoAck } : {}) }));
     } catch (err) {
       // SQLSTATE class 22 (data exception): the database refuses this message's content and
       // always will; retrying every few seconds forever would leave it invisible in `received`.
       if (/^22/.test(String((err as { code?: unknown }).code ?? ''))) {
-        const reason = `FILING_FAILED: the database refused the parsed content (${errorMessage(err)})`;
-        await store.repos.conversations.quarantine(messageId, reason);
-        this.deps.bus.publish('message.quarantined', { id: messageId, reason }, { kind: 'roles', roles: ['admin'] });
-        logger.warn({ messageId, err: errorMessage(err) }, 'message quarantined: the database refused its parsed content');
+        await this.quarantine(messageId, `FILING_FAILED: the database refused the parsed content (${errorMessage(err)})`);
         return true;
       }
       logger.error({ messageId, err: errorMessage(err) }, 'filing a parsed message failed; will retry');
@@ -174,6 +223,12 @@ export class IngestService {
     if (filed.route !== null) await this.deps.routing.enqueue(filed.route);
     if (filed.agentChanged !== null) await this.deps.routing.agentChanged(filed.agentChanged);
     return true;
+  }
+
+  private async quarantine(messageId: number, reason: string): Promise<void> {
+    await this.deps.store.repos.conversations.quarantine(messageId, reason);
+    this.deps.bus.publish('message.quarantined', { id: messageId, reason }, { kind: 'roles', roles: ['admin'] });
+    this.deps.logger.warn({ messageId, reason }, 'message quarantined');
   }
 
   /** Our X-Loop value and every address of ours, for the auto-acknowledgement's loop guard. */

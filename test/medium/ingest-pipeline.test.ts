@@ -150,6 +150,37 @@ describe('ingest pipeline', () => {
     expect(b.quarantine_reason).toMatch(/^bounce/);
   });
 
+  it('a backlog files in arrival order: a reply parsed before its (larger) original still joins its conversation', async () => {
+    const { store } = rt.runtime.core;
+    // Originals are slow to parse (a large body), replies fast: parsed in parallel, the reply is
+    // ready first, but it must be filed after the original it answers.
+    const pairs = Array.from({ length: 6 }, (_, i) => {
+      const id = `order-${i}-${seq}@customer.example`;
+      return [
+        rawMail({ messageId: id, subject: `Order question ${i}`, body: `Where is my order ${i}? `.repeat(40_000) }),
+        rawMail({ inReplyTo: id, references: [id], subject: `Re: Order question ${i}`, body: `Any news on order ${i}?` }),
+      ];
+    }).flat();
+    const first = seq + 1;
+    const r = await store.transaction((x) =>
+      x.inbound.commitBatch(mailboxId, {
+        messages: pairs.map((raw, i) => ({ key: `test:${first + i}`, raw, internalDate: null })),
+        position: { uidvalidity: 1, lastUid: first + pairs.length - 1, highestModseq: null, cursor: null },
+        reset: false,
+      }),
+    );
+    seq += pairs.length;
+    rt.runtime.mail.ingest.kick();
+    const ids = r.inserted.map((m) => m.id);
+    await eventually(async () => (await store.db.selectFrom('messages').select('id').where('id', 'in', ids).where('ingest_state', '=', 'received').execute()).length === 0, 30_000, 'backlog filed');
+    const rows = await store.db.selectFrom('messages').select(['id', 'conversation_id']).where('id', 'in', ids).orderBy('id').execute();
+    for (let i = 0; i < rows.length; i += 2) {
+      expect(rows[i]!.conversation_id).not.toBeNull();
+      expect(rows[i + 1]!.conversation_id).toBe(rows[i]!.conversation_id);
+    }
+    expect(new Set(rows.map((x) => x.conversation_id)).size).toBe(6);
+  });
+
   it('retention purges handled conversations past the limit, keeps newer ones and the imported keys', async () => {
     const { store } = rt.runtime.core;
     const oldMsg = await deliver(rawMail({ subject: 'Old and handled' }));
