@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyMessage } from './message-classifier.js';
 import { detectLanguage } from './language-detector.js';
 import { sanitizeHtml } from './html-sanitizer.js';
+import { resolveDisplayHtml } from './display-prep.js';
 import { parseMessage } from './mime-parser.js';
 import { ParserPool } from './parser-pool.js';
 import { PARSE_FAILURE_CODES, type ParseResult } from './parse-types.js';
@@ -69,20 +70,28 @@ describe.skipIf(!exists)(exists ? `corpus: ${files.length} messages of ../shared
     expect([...inProcess.values()].filter((r) => !r.ok)).toEqual([]);
   });
 
-  it('gives the same answers through the worker pool, concurrently, without hangs or crashes', async () => {
-    const results = await Promise.all(files.map((f) => pool.parse(readFileSync(f))));
+  it('gives the same answers through the worker pool, concurrently, without hangs or crashes, display prepared there too', async () => {
+    const results = await Promise.all(files.map((f) => pool.parse(readFileSync(f), { display: true })));
     results.forEach((r, i) => {
       const f = files[i]!;
-      expect(r, f).toEqual(inProcess.get(f) ?? r);
+      const { display, ...message } = r.ok ? r.message : { display: undefined };
+      expect(r.ok ? { ok: true, message } : r, f).toEqual(inProcess.get(f) ?? r);
+      if (!r.ok) return;
+      // The display half: the same sanitized HTML (cid: placeholders resolved) and language as on the main thread.
+      const m = r.message;
+      const ids = new Map(m.attachments.filter((a) => a.contentId).map((a) => [a.contentId!, a.index]));
+      expect(display, f).toBeDefined();
+      expect(resolveDisplayHtml(display!, ids), f).toBe(m.html === null ? null : sanitizeHtml(m.html, { cidToAttachmentId: ids }).html);
+      expect(display!.language, f).toEqual(detectLanguage(m.text));
     });
     expect(pool.stats()).toMatchObject({ timeouts: 0, crashes: 0, outOfMemory: 0, failed: 0 });
   });
 
-  it('keeps the worker heap bounded: the corpus parses with a 64 MB worker heap', async () => {
+  it('keeps the worker heap bounded: the corpus parses and sanitizes with a 64 MB worker heap', async () => {
     const tight = new ParserPool({ size: 1, limits: { workerHeapMb: 64 } });
     try {
       for (let round = 0; round < 3; round++) {
-        const results = await Promise.all(files.map((f) => tight.parse(readFileSync(f))));
+        const results = await Promise.all(files.map((f) => tight.parse(readFileSync(f), { display: true })));
         expect(results.every((r) => r.ok)).toBe(true);
       }
       expect(tight.stats()).toMatchObject({ outOfMemory: 0, crashes: 0, restarts: 0 });

@@ -41,3 +41,4 @@ export { htmlToPlainText } from './html-text-converter.js';
 export { sanitizeHeaderValue, hasHeaderUnsafeCharacters, escapeForDisplay, hasBidiControls, safeFilename, safeDisplayName, safeHeaderAddress } from './header-safety.js';
 export { normalizeAddress, addressKey, sameAddress, addressDomain, addressLocalPart } from './address-normalizer.js';
 export { decideAutoAck, autoAckHeaders, DEFAULT_AUTO_REPLY_LIMIT, type LoopGuardInput, type LoopGuardDecision, type LoopGuardReason } from './loop-guard.js';
+export { prepareDisplay, resolveDisplayHtml } from './display-prep.js';

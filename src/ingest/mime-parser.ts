@@ -28,6 +28,7 @@ import {
 } from './parse-types.js';
 import { ReportCapture, shouldCapture } from './report-capture.js';
 import { TimeBudget } from './time-budget.js';
+import { prepareDisplay } from './display-prep.js';
 
 /** Input chunk size when the raw message is one buffer (views, not copies). */
 const FEED_CHUNK = 256 * 1024;
@@ -50,6 +51,8 @@ export interface CoreContext {
   signal?: AbortSignal;
   /** Told the running byte count, so a caller can grow a size-dependent time limit. */
   onBytes?: (total: number) => void;
+  /** Also prepare what the display needs (`ParsedMessage.display`). */
+  display?: boolean;
 }
 
 const NULL_SINK: AttachmentSink = { begin: () => ({ write: () => undefined, end: () => undefined }) };
@@ -238,7 +241,7 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
   }
   if (textContent === null) throw new ParseLimitError(parseFailure('PARSE_MALFORMED', 'The parser ended without producing the message content'));
 
-  return buildParsedMessage(
+  const message = buildParsedMessage(
     {
       rootHeaderLines,
       embeddedHeaderLines: parser.state.embeddedHeaderLines,
@@ -253,6 +256,8 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     limits,
     ctx.extraHeaders,
   );
+  if (ctx.display) message.display = prepareDisplay(message);
+  return message;
 }
 
 class TimeoutAbort extends ParseLimitError {}
@@ -304,6 +309,7 @@ export async function parseMessage(raw: RawMessage, options: ParseOptions = {}):
       sink,
       extraHeaders: options.extraHeaders ?? [],
       signal: controller.signal,
+      display: options.display === true,
       onBytes: (n) => {
         bytes = Math.max(bytes, n);
       },

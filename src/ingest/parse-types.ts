@@ -4,6 +4,7 @@
  * exception. Shared by the in-process parser (`mime-parser.ts`) and the worker pool
  * (`parser-pool.ts`), so every value here is structured-cloneable (plain objects, arrays, Dates).
  */
+import type { LanguageDetection } from './language-detector.js';
 
 /** One mailbox of an address header, groups flattened (RFC 5322 §3.4). */
 export interface MailAddress {
@@ -162,6 +163,20 @@ export interface ParsedMessage {
   size: number;
   /** Things a reader of the message might want to know (bad Date, UTF-7 decoded, text conversion skipped). */
   warnings: string[];
+  /** With `ParseOptions.display`: the sanitized HTML and the language, computed where the parse ran. */
+  display?: DisplayPrep;
+}
+
+/**
+ * What an agent's screen needs from a message, computed inside the parse (in a worker, under its
+ * time and memory limits, not on the main thread): the HTML sanitized for display, its `cid:`
+ * references as placeholders under `cidPrefix` until the stored attachments' ids are known
+ * (`resolveDisplayHtml`), and the detected language.
+ */
+export interface DisplayPrep {
+  html: string | null;
+  cidPrefix: string;
+  language: LanguageDetection;
 }
 
 /**
@@ -284,6 +299,8 @@ export interface ParseOptions {
   sink?: AttachmentSink;
   /** More header names (any case) to keep in `ParsedMessage.headers`. */
   extraHeaders?: readonly string[];
+  /** Also sanitize the HTML and detect the language (`ParsedMessage.display`), within the limits. */
+  display?: boolean;
 }
 
 /** Raw RFC 5322 bytes: one buffer, or chunks as they arrive (an IMAP fetch stream). */

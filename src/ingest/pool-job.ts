@@ -39,6 +39,7 @@ export class PoolJob {
     readonly limits: ParseLimits,
     readonly sink: AttachmentSink | undefined,
     readonly extraHeaders: string[],
+    readonly display: boolean,
     readonly resolve: (r: ParseResult) => void,
   ) {}
 

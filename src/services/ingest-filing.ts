@@ -8,6 +8,7 @@ import type { QueueSpec } from '../config/schema.js';
 import { normalizeMessageId, type Classification, type ParsedMessage, type ThreadDecision } from '../ingest/index.js';
 import type { Audience } from '../domain/events.js';
 import type { Repos } from '../store/store.js';
+import type { ConversationRow } from '../store/conversation.repository.js';
 import { maybeAutoAck, type AutoAckContext } from './auto-ack.js';
 import type { Notice } from './routing-apply.js';
 
@@ -33,6 +34,8 @@ export interface Filed {
   notices: Notice[];
   /** A conversation to hand to the router (new or reopened), or null. */
   route: number | null;
+  /** The row of a conversation created by this filing (the router needs no second read of it). */
+  created?: ConversationRow;
   /** An agent whose load changed, or null. */
   agentChanged: number | null;
   /** Something was queued in the outbox (an auto-acknowledgement). */
@@ -176,6 +179,7 @@ export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> 
     outbox: acked,
     notices: [{ type: 'conversation.updated', data: { id: conv.id, state: conv.state, queue: c.queue.name, created: true }, audience: supervisors }],
     route: conv.id,
+    created: conv,
     agentChanged: null,
   };
 }

@@ -12,12 +12,12 @@ import { errorMessage } from '../domain/errors.js';
 import type { EventBus } from '../domain/events.js';
 import {
   classifyMessage,
-  detectLanguage,
   lookupsFromMaps,
   resolveThread,
-  sanitizeHtml,
+  resolveDisplayHtml,
   threadingKeys,
   type ConversationRef,
+  type LanguageDetection,
   type ParsedMessage,
   type ParserPool,
   type ThreadDecision,
@@ -152,17 +152,18 @@ export class IngestService {
   /** Everything that does not depend on the messages before this one: read, parse, classify, sanitize. */
   private async prepare(messageId: number, pass: PassLookups): Promise<Prepared> {
     const { store, logger } = this.deps;
-    const row = await store.db.selectFrom('messages').select(['id', 'mailbox_id', 'raw', 'received_at', 'ingest_state', 'classification']).where('id', '=', messageId).executeTakeFirst();
+    // What an interrupted earlier attempt left behind goes in the same statement.
+    const row = await store.repos.inbound.forParsing(messageId);
     if (!row || row.ingest_state !== 'received') return { kind: 'done', ok: true };
     // Released from quarantine by an admin: route it whatever it is.
     const force = Boolean((row.classification as { release?: unknown } | null)?.release);
     const mailbox = row.mailbox_id === null ? undefined : await this.mailboxOf(row.mailbox_id, pass);
     const queue = mailbox ? await this.queueOf(mailbox.queue_id, pass) : undefined;
 
-    // What an interrupted earlier attempt left behind goes first.
-    await store.repos.attachments.deleteForMessage(messageId);
+    const sink = databaseAttachmentSink(store, messageId);
     const result = await this.deps.pool.parse(Buffer.from(row.raw), {
-      sink: databaseAttachmentSink(store, messageId),
+      sink,
+      display: true,
       ...(queue ? { limits: { maxMessageBytes: queue.spec.max_message_mb * 1024 * 1024 } } : {}),
     });
     if (!result.ok) {
@@ -180,9 +181,8 @@ export class IngestService {
       await this.quarantine(messageId, reason);
       return { kind: 'done', ok: true };
     }
-    const parsed = result.message;
-    const attachments = await store.repos.conversations.attachmentsOf([messageId]);
-    const cids = new Map(attachments.filter((a) => a.content_id).map((a) => [a.content_id!, a.id]));
+    const { display, ...parsed } = result.message;
+    if (!display) throw new Error('the parser returned no display preparation');
     return {
       kind: 'parsed',
       messageId,
@@ -192,8 +192,8 @@ export class IngestService {
       force,
       parsed,
       classification: classifyMessage(parsed),
-      html: parsed.html === null ? null : sanitizeHtml(parsed.html, { cidToAttachmentId: cids }).html,
-      language: queue?.spec.language === 'auto' ? await this.routableLanguage(parsed, queue.spec, pass) : null,
+      html: resolveDisplayHtml(display, sink.contentIds),
+      language: queue?.spec.language === 'auto' ? await this.routableLanguage(display.language, queue.spec, pass) : null,
     };
   }
 
@@ -220,7 +220,7 @@ export class IngestService {
     }
     for (const n of filed.notices) this.deps.bus.publish(n.type, n.data, n.audience);
     if (filed.outbox) this.deps.onOutbox?.();
-    if (filed.route !== null) await this.deps.routing.enqueue(filed.route);
+    if (filed.route !== null) await this.deps.routing.enqueue(filed.route, filed.created);
     if (filed.agentChanged !== null) await this.deps.routing.agentChanged(filed.agentChanged);
     return true;
   }
@@ -307,8 +307,7 @@ export class IngestService {
    * API.md `language: auto`: the detected language is a requirement only when detection is
    * confident and an agent who qualifies for the queue speaks it; otherwise none.
    */
-  private async routableLanguage(parsed: ParsedMessage, spec: QueueSpec, pass: PassLookups): Promise<string | null> {
-    const detected = detectLanguage(parsed.text);
+  private async routableLanguage(detected: LanguageDetection, spec: QueueSpec, pass: PassLookups): Promise<string | null> {
     if (!detected.confident || !detected.language) return null;
     const lang = detected.language;
     const qualifies = (u: UserRecord) =>

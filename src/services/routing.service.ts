@@ -11,6 +11,7 @@ import { SYSTEM_ACTOR } from '../domain/types.js';
 import { RoutingEngine } from '../routing/routing-engine.js';
 import type { CancelledOffer, DecideResult } from '../routing/routing-types.js';
 import type { Store } from '../store/store.js';
+import type { ConversationRow } from '../store/conversation.repository.js';
 import { applyAssignment, applyCancel, applyExpiry, applyOffer, requeueIfIdle, type Notice } from './routing-apply.js';
 import { queuePolicyFromSpec } from '../routing/queue-policy.js';
 import { agentInput, conversationInput, queueDirectory, type QueueDirectory } from './routing-inputs.js';
@@ -129,16 +130,17 @@ export class RoutingService {
   }
 
   /** Puts a conversation (new, reopened, transferred) into the engine from its row. */
-  private async enqueueRow(conversationId: number, now: number): Promise<CancelledOffer[]> {
+  private async enqueueRow(conversationId: number, now: number, created?: ConversationRow): Promise<CancelledOffer[]> {
     const { store } = this.deps;
-    const c = await store.repos.conversations.get(conversationId);
+    const c = created ?? (await store.repos.conversations.get(conversationId));
     if (!c || (c.state !== 'queued' && c.state !== 'offered')) return [];
     const queue = this.queues.byId.get(c.queue_id);
     if (!queue) {
       this.deps.logger.warn({ conversation: c.id, queueId: c.queue_id }, 'conversation waits in a queue that no longer exists; not routed');
       return [];
     }
-    const excluded = await store.repos.routing.excluded(c.id, c.queued_at);
+    // A conversation created a moment ago has had no offers to exclude anyone.
+    const excluded = created ? [] : await store.repos.routing.excluded(c.id, c.queued_at);
     return this.engine.enqueue(conversationInput(c, { name: queue.name, spec: queue.spec }, excluded, null), now);
   }
 
@@ -229,10 +231,13 @@ export class RoutingService {
     });
   }
 
-  /** A conversation (new, reopened, transferred to a queue) needs an agent. Call after its commit. */
-  enqueue(conversationId: number): Promise<void> {
+  /**
+   * A conversation (new, reopened, transferred to a queue) needs an agent. Call after its commit;
+   * `created`: the row just inserted by the caller, so it need not be read again.
+   */
+  enqueue(conversationId: number, created?: ConversationRow): Promise<void> {
     return this.serial(async () => {
-      await this.applyCancellations(await this.enqueueRow(conversationId, this.now()));
+      await this.applyCancellations(await this.enqueueRow(conversationId, this.now(), created));
       this.schedule();
     });
   }

@@ -2,16 +2,41 @@
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
 
+export interface AttachmentRowInput {
+  messageId: number;
+  filename: string | null;
+  contentType: string;
+  contentId: string | null;
+  inline: boolean;
+}
+
 export class AttachmentRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
-  async begin(a: { messageId: number; filename: string | null; contentType: string; contentId: string | null; inline: boolean }): Promise<number> {
+  async begin(a: AttachmentRowInput): Promise<number> {
     const row = await this.db
       .insertInto('attachments')
       .values({ message_id: a.messageId, filename: a.filename, content_type: a.contentType, content_id: a.contentId, inline: a.inline, size: 0, sha256: '' })
       .returning('id')
       .executeTakeFirstOrThrow();
     return row.id;
+  }
+
+  /**
+   * An attachment that arrived whole (one chunk, the common case): its row, complete, and its
+   * bytes in one statement instead of begin + chunk + complete.
+   */
+  async insertWhole(a: AttachmentRowInput & { data: Uint8Array; size: number; sha256: string }): Promise<number> {
+    const r = await sql<{ id: number }>`
+      with a as (
+        insert into attachments (message_id, filename, content_type, content_id, inline, size, sha256, complete)
+        values (${a.messageId}, ${a.filename}, ${a.contentType}, ${a.contentId}, ${a.inline}, ${a.size}, ${a.sha256}, true)
+        returning id
+      ), c as (
+        insert into attachment_chunks (attachment_id, seq, data) select id, 0, ${a.data} from a where ${a.data.length} > 0
+      )
+      select id from a`.execute(this.db);
+    return r.rows[0]!.id;
   }
 
   async chunk(attachmentId: number, seq: number, data: Uint8Array): Promise<void> {

@@ -14,6 +14,10 @@ export interface CommitResult {
   duplicates: string[];
 }
 
+/** One INSERT of raw mail carries at most this many bytes or rows (the protocol message stays small). */
+const INSERT_BYTES = 8 * 1024 * 1024;
+const INSERT_ROWS = 200;
+
 export const sha256 = (raw: Uint8Array): string => createHash('sha256').update(raw).digest('hex');
 
 export class InboundRepository {
@@ -30,42 +34,67 @@ export class InboundRepository {
    */
   async commitBatch(mailboxId: number, batch: SourceBatch): Promise<CommitResult> {
     const result: CommitResult = { inserted: [], duplicates: [] };
-    for (const m of batch.messages) {
-      const digest = sha256(m.raw);
-      // The same bytes already stored from this mailbox: a UIDVALIDITY reset re-reads the folder,
-      // and some servers deliver twice; either way it is the same email.
-      const same =
-        (await this.db.selectFrom('mailbox_uidls').select('uidl').where('mailbox_id', '=', mailboxId).where('uidl', '=', m.key).executeTakeFirst()) ??
-        (await this.db
-          .selectFrom('messages')
-          .select('id')
-          .where('mailbox_id', '=', mailboxId)
-          .where((eb) => eb.or([eb('source_key', '=', m.key), eb('raw_sha256', '=', digest)]))
-          .limit(1)
-          .executeTakeFirst());
-      if (same) {
+    const messages = batch.messages.map((m) => ({ ...m, digest: sha256(m.raw) }));
+    // The same key or the same bytes already stored from this mailbox, or earlier in this batch:
+    // a UIDVALIDITY reset re-reads the folder, and some servers deliver twice; either way it is
+    // the same email. Two queries for the batch, not two per message.
+    const seenKeys = await this.known(mailboxId, messages.map((m) => m.key));
+    const seenDigests = new Set<string>();
+    for (let i = 0; i < messages.length; i += 1000) {
+      const part = messages.slice(i, i + 1000);
+      const rows = await this.db
+        .selectFrom('messages')
+        .select(['source_key', 'raw_sha256'])
+        .where('mailbox_id', '=', mailboxId)
+        .where((eb) => eb.or([eb('source_key', 'in', part.map((m) => m.key)), eb('raw_sha256', 'in', part.map((m) => m.digest))]))
+        .execute();
+      for (const r of rows) {
+        if (r.source_key) seenKeys.add(r.source_key);
+        if (r.raw_sha256) seenDigests.add(r.raw_sha256);
+      }
+    }
+    const fresh: typeof messages = [];
+    for (const m of messages) {
+      if (seenKeys.has(m.key) || seenDigests.has(m.digest)) {
         result.duplicates.push(m.key);
         continue;
       }
-      const row = await this.db
+      seenKeys.add(m.key);
+      seenDigests.add(m.digest);
+      fresh.push(m);
+    }
+    // Multi-row inserts (ids in arrival order), each statement at most INSERT_BYTES of raw mail.
+    for (let i = 0; i < fresh.length; ) {
+      let bytes = 0;
+      let j = i;
+      while (j < fresh.length && (j === i || bytes + fresh[j]!.raw.length <= INSERT_BYTES) && j - i < INSERT_ROWS) bytes += fresh[j++]!.raw.length;
+      const part = fresh.slice(i, j);
+      i = j;
+      const rows = await this.db
         .insertInto('messages')
-        .values({
-          mailbox_id: mailboxId,
-          direction: 'inbound',
-          source_key: m.key,
-          raw: m.raw,
-          raw_sha256: digest,
-          size: m.raw.length,
-          to_addrs: '[]',
-          cc_addrs: '[]',
-          ingest_state: 'received',
-          ...(m.internalDate ? { received_at: m.internalDate } : {}),
-        })
+        .values(
+          part.map((m) => ({
+            mailbox_id: mailboxId,
+            direction: 'inbound' as const,
+            source_key: m.key,
+            raw: m.raw,
+            raw_sha256: m.digest,
+            size: m.raw.length,
+            to_addrs: '[]',
+            cc_addrs: '[]',
+            ingest_state: 'received' as const,
+            received_at: m.internalDate ?? sql<Date>`now()`,
+          })),
+        )
         .onConflict((oc) => oc.columns(['mailbox_id', 'source_key']).where('source_key', 'is not', null).doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      if (row) result.inserted.push({ id: row.id, key: m.key });
-      else result.duplicates.push(m.key);
+        .returning(['id', 'source_key'])
+        .execute();
+      const ids = new Map(rows.map((r) => [r.source_key!, r.id]));
+      for (const m of part) {
+        const id = ids.get(m.key);
+        if (id === undefined) result.duplicates.push(m.key);
+        else result.inserted.push({ id, key: m.key });
+      }
     }
     const keys = batch.messages.map((m) => m.key);
     if (keys.length > 0) {
@@ -127,6 +156,25 @@ export class InboundRepository {
   /** Messages whose raw bytes are stored but which are not parsed and routed yet, oldest first. */
   async pending(limit: number): Promise<{ id: number; mailbox_id: number | null }[]> {
     return this.db.selectFrom('messages').select(['id', 'mailbox_id']).where('ingest_state', '=', 'received').orderBy('id').limit(limit).execute();
+  }
+
+  /**
+   * A stored message about to be parsed, with what an interrupted earlier parse of it stored
+   * (attachments) removed in the same statement: only while it is still `received`, never the
+   * attachments of a message already filed.
+   */
+  async forParsing(id: number) {
+    return this.db
+      .with('cleared', (db) =>
+        db
+          .deleteFrom('attachments')
+          .where('message_id', 'in', (eb) => eb.selectFrom('messages').select('id').where('id', '=', id).where('ingest_state', '=', 'received'))
+          .returning('id'),
+      )
+      .selectFrom('messages')
+      .select(['id', 'mailbox_id', 'raw', 'received_at', 'ingest_state', 'classification'])
+      .where('id', '=', id)
+      .executeTakeFirst();
   }
 
   async raw(id: number): Promise<Buffer | undefined> {

@@ -79,6 +79,50 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     expect(await store.repos.users.findByLogin('ghost')).toBeUndefined();
   });
 
+  it('commits a batch of raw mail once (duplicates by key or bytes skipped, ids in arrival order); reading it for a parse clears leftovers', async () => {
+    const mailboxId = await store.transaction(async (r) => {
+      const senderId = await r.config.insertSender({ name: 'batch-out', type: 'smtp', spec: {}, secretsEnc: null });
+      const queueId = await r.config.insertQueue({ name: 'batch-q', senderId, spec: {} });
+      return r.config.insertMailbox({ name: 'batch-in', protocol: 'imap', queueId, spec: {}, secretsEnc: null, enabled: false });
+    });
+    const mail = (n: number) => Buffer.from(`Subject: batch ${n}\r\n\r\nbody ${n}\r\n`);
+    const position = (lastUid: number) => ({ uidvalidity: 7, lastUid, highestModseq: null, cursor: null });
+    const first = await store.transaction((r) => r.inbound.commitBatch(mailboxId, { messages: [{ key: 'k1', raw: mail(1), internalDate: null }], position: position(1), reset: false }));
+    expect(first).toEqual({ inserted: [{ id: expect.any(Number), key: 'k1' }], duplicates: [] });
+    // 250 new messages (more than one INSERT statement) around four duplicates.
+    const messages = [
+      { key: 'k1', raw: mail(99), internalDate: null }, // key stored before
+      { key: 'k2', raw: mail(1), internalDate: null }, // bytes stored before under k1
+      ...Array.from({ length: 250 }, (_, i) => ({ key: `n${i}`, raw: mail(1000 + i), internalDate: i === 0 ? new Date('2026-01-02T03:04:05Z') : null })),
+      { key: 'n0', raw: mail(5000), internalDate: null }, // key earlier in this batch
+      { key: 'k3', raw: mail(1000), internalDate: null }, // bytes earlier in this batch
+    ];
+    const r = await store.transaction((x) => x.inbound.commitBatch(mailboxId, { messages, position: position(300), reset: false }));
+    expect(r.duplicates).toEqual(['k1', 'k2', 'n0', 'k3']);
+    expect(r.inserted.map((m) => m.key)).toEqual(Array.from({ length: 250 }, (_, i) => `n${i}`));
+    const ids = r.inserted.map((m) => m.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    const rows = await store.db.selectFrom('messages').select(['source_key', 'raw', 'received_at']).where('mailbox_id', '=', mailboxId).orderBy('id').execute();
+    expect(rows).toHaveLength(251);
+    expect(Buffer.from(rows[1]!.raw).equals(mail(1000))).toBe(true);
+    expect(rows[1]!.received_at.toISOString()).toBe('2026-01-02T03:04:05.000Z');
+    expect(await store.repos.inbound.position(mailboxId)).toMatchObject({ uidvalidity: 7, lastUid: 300 });
+    expect((await store.repos.inbound.known(mailboxId, ['k2', 'k3', 'n249', 'zz'])).size).toBe(3);
+
+    // Reading for a parse clears what an interrupted parse stored, only while the message is `received`.
+    const [received, filed] = ids as [number, number];
+    for (const messageId of [received, filed]) {
+      const id = await store.repos.attachments.insertWhole({ messageId, filename: 'a.txt', contentType: 'text/plain', contentId: null, inline: false, data: Buffer.from('abc'), size: 3, sha256: 'x' });
+      const chunks = await store.db.selectFrom('attachment_chunks').select('data').where('attachment_id', '=', id).execute();
+      expect(chunks.map((c) => Buffer.from(c.data).toString())).toEqual(['abc']);
+    }
+    await store.db.updateTable('messages').set({ ingest_state: 'done' }).where('id', '=', filed).execute();
+    expect((await store.repos.inbound.forParsing(received))?.ingest_state).toBe('received');
+    expect(await store.repos.attachments.count(received)).toBe(0);
+    expect((await store.repos.inbound.forParsing(filed))?.ingest_state).toBe('done');
+    expect(await store.repos.attachments.count(filed)).toBe(1);
+  });
+
   it('bytea round-trips byte for byte', async () => {
     const bytes = new Uint8Array(256).map((_, i) => i);
     const u = (await store.repos.users.findByLogin('alice'))!;

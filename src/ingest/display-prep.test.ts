@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { prepareDisplay, resolveDisplayHtml } from './display-prep.js';
+import type { AttachmentInfo } from './parse-types.js';
+
+const part = (contentId: string | null, index: number): AttachmentInfo =>
+  ({ index, filename: `p${index}.png`, contentType: 'image/png', contentId, disposition: 'inline', related: true, partId: null, size: 1, sha256: 'x' }) as AttachmentInfo;
+
+describe('display preparation (sanitize inside the parse, attachment ids after)', () => {
+  it('points cid: images and CSS urls of the message own parts at the stored attachments', () => {
+    const d = prepareDisplay({
+      html: '<p style="background:url(cid:bg@x)">Hi <img src="cid:logo@x"> <img src="cid:other@x"></p>',
+      text: 'Hi',
+      attachments: [part('logo@x', 0), part('bg@x', 1)],
+    });
+    expect(d.html).toContain(d.cidPrefix);
+    const html = resolveDisplayHtml(d, new Map([['logo@x', 41], ['bg@x', 42]]))!;
+    expect(html).toContain('src="/api/v1/attachments/41"');
+    expect(html).toContain('/api/v1/attachments/42');
+    // A cid: with no part of this message is removed, as sanitizeHtml does.
+    expect(html).not.toContain('other@x');
+    expect(html).not.toContain(d.cidPrefix);
+  });
+
+  it('a placeholder written into the email does not resolve: the prefix is random per message', () => {
+    const first = prepareDisplay({ html: '<img src="cid:a@x">', text: null, attachments: [part('a@x', 0)] });
+    const forged = prepareDisplay({ html: `<a href="${first.cidPrefix}614078">x</a><img src="cid:a@x">`, text: null, attachments: [part('a@x', 0)] });
+    expect(forged.cidPrefix).not.toBe(first.cidPrefix);
+    const html = resolveDisplayHtml(forged, new Map([['a@x', 7]]))!;
+    expect(html).toContain('src="/api/v1/attachments/7"');
+    expect(html.match(/\/api\/v1\/attachments\//g)).toHaveLength(1);
+  });
+
+  it('a part the store does not hold becomes a dead same-origin link, never the placeholder', () => {
+    const d = prepareDisplay({ html: '<img src="cid:gone@x">', text: null, attachments: [part('gone@x', 0)] });
+    expect(resolveDisplayHtml(d, new Map())).toBe('<img src="/api/v1/attachments/missing">');
+  });
+
+  it('detects the language and keeps a message without HTML as null', () => {
+    const d = prepareDisplay({ html: null, text: 'Bonjour, je voudrais savoir où en est ma commande, merci beaucoup pour votre aide.', attachments: [] });
+    expect(d.html).toBeNull();
+    expect(resolveDisplayHtml(d, new Map())).toBeNull();
+    expect(d.language.language).toBe('fr');
+  });
+});
