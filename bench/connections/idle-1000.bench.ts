@@ -156,6 +156,10 @@ const bench: Bench = {
         await sleep(250);
       }
       await Promise.all(rounds);
+      // At rest again, now that mail has flowed: the parser workers hold their HTML sanitizer (jsdom).
+      await sleep(5000);
+      const afterMail = await sampleAtRest(pid, Math.min(restSeconds, 10));
+      log(`at rest after the mail: RSS ${round(afterMail.rssMedianMb, 0)} MB (max ${round(afterMail.rssMaxMb, 0)} MB)`);
       for (const s of streams) s.close();
       const loadAfter = loadAverage();
       const p = (v: number[], q: number) => round(percentile(v, q), 0);
@@ -175,6 +179,7 @@ const bench: Bench = {
           all_connected_s: round(connectedMs / 1000, 1),
           rss_at_rest_mb: round(rest.rssMedianMb, 0),
           rss_at_rest_max_mb: round(rest.rssMaxMb, 0),
+          rss_at_rest_after_mail_mb: round(afterMail.rssMaxMb, 0),
           cpu_at_rest_percent_of_one_core: round(rest.cpuPercent, 2),
           samples: mailroom.length,
           lost_samples: lost,
@@ -187,7 +192,7 @@ const bench: Bench = {
           added_to_floor_ms_p99: round(added99, 0),
         },
         targets: [
-          { name: 'resident memory at rest', target: '< 1024 MB', actual: `${round(rest.rssMaxMb, 0)} MB (max)`, met: rest.rssMaxMb < 1024 },
+          { name: 'resident memory at rest (before / after the mail)', target: '< 1024 MB', actual: `${round(rest.rssMaxMb, 0)} / ${round(afterMail.rssMaxMb, 0)} MB (max)`, met: Math.max(rest.rssMaxMb, afterMail.rssMaxMb) < 1024 },
           { name: 'APPEND → offer.created p99 added to the floor', target: '< 250 ms', actual: `${round(added99, 0)} ms`, met: added99 < 250 && lost === 0 },
         ],
         notes: [

@@ -25,6 +25,7 @@ import { ensureBuilt, serverUrl, spawnServer as spawnServerProcess, startServerP
 import { startDovecot, type DovecotPeer } from '../peers/dovecot.js';
 import { startFaultProxy, type ArmedTrigger, type FaultProxy } from '../peers/fault-proxy.js';
 import { corpusDir, corpusFiles, hasCorpus } from '../helpers/corpus.js';
+import { rng as prng } from '../helpers/random.js';
 
 /** Restarts of the kill test and messages it delivers (raise them for a longer soak). */
 const RESTARTS = Number(process.env.MAILROOM_KILL_RESTARTS ?? 20);
@@ -40,18 +41,6 @@ const USERS = [
 ];
 
 const corpusMessages = corpusFiles();
-
-/** A deterministic PRNG (mulberry32), so a failing kill schedule can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -9,17 +9,7 @@ import type { AppError } from '../../src/domain/errors.js';
 
 export const sha = (raw: Buffer) => createHash('sha256').update(raw).digest('hex');
 
-/** A seeded generator, so a failing fault sequence can be replayed from the printed seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from './random.js';
 
 /** A unique message of about `size` bytes, CRLF lines, with the lines dot-stuffing exists for. */
 export function message(tag: string, i: number, size: number, rand: () => number): Buffer {

@@ -19,6 +19,13 @@ export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 export function spawnMailroom(args: string[], env: Record<string, string>, stdin?: string): MailroomProcess {
   const proc = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+  if (stdin !== undefined) proc.stdin!.end(stdin);
+  else proc.stdin!.end();
+  return watchProcess(proc, 60_000);
+}
+
+/** Collects a child's output (stdout and stderr together) and lets a test wait for a line in it. */
+export function watchProcess(proc: ChildProcess, defaultWaitMs: number): MailroomProcess {
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
@@ -27,14 +34,12 @@ export function spawnMailroom(args: string[], env: Record<string, string>, stdin
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  if (stdin !== undefined) proc.stdin!.end(stdin);
-  else proc.stdin!.end();
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   return {
     proc,
     output: () => out,
     exited,
-    waitFor(pattern, ms = 60_000) {
+    waitFor(pattern, ms = defaultWaitMs) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = out.match(pattern);
@@ -49,13 +54,15 @@ export function spawnMailroom(args: string[], env: Record<string, string>, stdin
           reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`));
         }, ms);
         listeners.add(check);
-        void exited.then(() => setTimeout(() => {
-          if (listeners.has(check)) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            reject(new Error(`process exited before printing ${pattern}; output:\n${out}`));
-          }
-        }, 50));
+        void exited.then(() =>
+          setTimeout(() => {
+            if (listeners.has(check)) {
+              listeners.delete(check);
+              clearTimeout(timer);
+              reject(new Error(`the process exited before printing ${pattern}; output:\n${out}`));
+            }
+          }, 50),
+        );
         check();
       });
     },

@@ -12,7 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
-import { BIN, cleanEnv, type MailroomProcess } from './process.js';
+import { BIN, cleanEnv, watchProcess, type MailroomProcess } from './process.js';
 
 /**
  * `MAILROOM_TEST_DIST` runs the server from another build (a copy of dist/ with a deliberate
@@ -60,51 +60,12 @@ export function spawnServer(env: Record<string, string>): ServerProcess {
   const script = `const { main } = await import(${JSON.stringify(pathToFileURL(ENTRY).href)}); const code = await main(['start']); if (code !== 0) process.exit(code);`;
   const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { env: cleanEnv({ PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   track(proc);
-  let out = '';
-  const listeners = new Set<() => void>();
-  const onData = (d: Buffer) => {
-    out += d.toString('utf8');
-    for (const l of listeners) l();
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const watched = watchProcess(proc, 90_000);
   const gone = async (signal: NodeJS.Signals) => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-    await exited;
+    await watched.exited;
   };
-  return {
-    proc,
-    output: () => out,
-    exited,
-    kill9: () => gone('SIGKILL'),
-    stop: () => gone('SIGTERM'),
-    waitFor(pattern, ms = 90_000) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const m = out.match(pattern);
-          if (!m) return;
-          listeners.delete(check);
-          clearTimeout(timer);
-          resolve(m);
-        };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out waiting for ${pattern}; output so far:\n${out}`));
-        }, ms);
-        listeners.add(check);
-        void exited.then(() =>
-          setTimeout(() => {
-            if (!listeners.has(check)) return;
-            listeners.delete(check);
-            clearTimeout(timer);
-            reject(new Error(`the server exited before printing ${pattern}; output:\n${out}`));
-          }, 50),
-        );
-        check();
-      });
-    },
-  };
+  return { ...watched, kill9: () => gone('SIGKILL'), stop: () => gone('SIGTERM') };
 }
 
 /** Starts a server and waits until it serves (its URL printed). */
