@@ -49,3 +49,20 @@ export interface MailSource {
   /** What the current connection should make an admin look at (plain text, TLS not verified, a certificate about to expire). */
   warnings?(): string[];
 }
+
+/**
+ * An error of the caller's `handle` or `known` (its store), carried through a source's own error
+ * mapping so it is passed on as it is, never relabelled as an IMAP or POP3 failure.
+ */
+export class CallerError {
+  constructor(readonly error: unknown) {}
+}
+
+/** Runs a caller's callback so that what it throws arrives as a {@link CallerError}. */
+export const byCaller = async <T>(fn: () => Promise<T>): Promise<T> => {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new CallerError(err);
+  }
+};

@@ -10,7 +10,7 @@ import { ImapFlow, type ImapFlowOptions, type ImapTransport } from 'imapflow';
 import type { Logger } from 'pino';
 import type { MailboxSpec } from '../../config/schema.js';
 import { AppError } from '../../domain/errors.js';
-import type { KnownKeys, MailSource, SourceBatch, SourceCapabilities, SourceEvents, SourceMessage, SyncPosition } from '../mail-source.js';
+import { byCaller, CallerError, type KnownKeys, type MailSource, type SourceBatch, type SourceCapabilities, type SourceEvents, type SourceMessage, type SyncPosition } from '../mail-source.js';
 import { openConnection } from '../net/connect.js';
 import type { ConnectionStep } from '../net/connection-steps.js';
 import { resolveProxy } from '../net/proxy-url.js';
@@ -82,19 +82,6 @@ const BATCH_BYTES = 16 * 1024 * 1024;
 
 /** RFC 2177 §3: IDLE is to be re-issued at least every 29 minutes; the keepalive probe does it. */
 const MAX_PROBE_INTERVAL_MS = 25 * 60_000;
-
-/** An error of the caller's `handle` or `known` (its store): passed on as it is, never relabelled as IMAP. */
-class CallerError {
-  constructor(readonly error: unknown) {}
-}
-
-const byCaller = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new CallerError(err);
-  }
-};
 
 export interface ImapSourceOptions {
   /** The mailbox's spec with its secrets. */

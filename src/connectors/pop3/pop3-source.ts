@@ -18,7 +18,7 @@
 import type { Logger } from 'pino';
 import type { MailboxSpec } from '../../config/schema.js';
 import { AppError, errorMessage } from '../../domain/errors.js';
-import type { KnownKeys, MailSource, SourceBatch, SourceCapabilities, SourceEvents, SourceMessage, SyncPosition } from '../mail-source.js';
+import { byCaller, CallerError, type KnownKeys, type MailSource, type SourceBatch, type SourceCapabilities, type SourceEvents, type SourceMessage, type SyncPosition } from '../mail-source.js';
 import type { LookupFn } from '../net/connect.js';
 import { resolveProxy } from '../net/proxy-url.js';
 import { Pop3Client, type Pop3AuthMethod, type Pop3ClientOptions } from './pop3-client.js';
@@ -85,19 +85,6 @@ export async function openPop3Session(spec: MailboxSpec, opts: Pick<Pop3SourceOp
     throw err;
   }
 }
-
-/** An error of the caller's `handle` or `known` (its store): passed on as it is, never relabelled as POP3. */
-class CallerError {
-  constructor(readonly error: unknown) {}
-}
-
-const byCaller = async <T>(fn: () => Promise<T>): Promise<T> => {
-  try {
-    return await fn();
-  } catch (err) {
-    throw new CallerError(err);
-  }
-};
 
 /** One session's view: its message numbers by UIDL, and what it marked deleted. */
 interface Session {

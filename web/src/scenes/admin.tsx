@@ -1,9 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
-import { describeError, listAll } from '../api/client.js';
 import type { Mailbox, MailboxStatusEvent } from '../api/types.js';
 import { ConnectionTest } from '../components/connection-test.js';
 import { formatDuration, formatTime } from '../components/text-format.js';
-import { useEvent, useEvents } from '../hooks/use-events.js';
+import { useEvent } from '../hooks/use-events.js';
+import { useLiveList } from '../hooks/use-live-list.js';
 import { useNow } from '../hooks/use-now.js';
 import { QuarantinePanel } from './quarantine-panel.js';
 import { ErrorNote } from '../components/error-note.js';
@@ -12,27 +11,13 @@ const STATE_TEXT = { connecting: 'Connecting', connected: 'Connected', error: 'E
 
 /** Mailboxes and their health, live by `mailbox.status`: the first place to look when mail stops. */
 export function AdminView() {
-  const { epoch } = useEvents();
-  const [mailboxes, setMailboxes] = useState<Mailbox[] | null>(null);
-  const [error, setError] = useState<{ message: string; hint?: string } | null>(null);
+  const { items: mailboxes, set: setMailboxes, error, reload } = useLiveList<Mailbox>('/mailboxes');
   const now = useNow(5000);
-
-  const load = useCallback(async () => {
-    try {
-      setMailboxes(await listAll<Mailbox>('/mailboxes'));
-      setError(null);
-    } catch (err) {
-      setError(describeError(err));
-    }
-  }, []);
-  useEffect(() => {
-    if (epoch > 0) void load();
-  }, [epoch, load]);
 
   useEvent<MailboxStatusEvent>('mailbox.status', ({ id, name: _name, ...status }) => {
     setMailboxes((list) => list && list.map((m) => (m.id === id ? { ...m, status: { ...m.status, ...status } } : m)));
   });
-  useEvent('config.applied', () => void load());
+  useEvent('config.applied', () => void reload());
 
   return (
     <section className="dashboard" aria-labelledby="admin-title">

@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useState } from 'react';
-import { api, describeError, listAll } from '../api/client.js';
+import { useState } from 'react';
+import { api, describeError } from '../api/client.js';
 import { formatSize, formatTime, showInvisible } from '../components/text-format.js';
-import { useEvent, useEvents } from '../hooks/use-events.js';
+import { useEvent } from '../hooks/use-events.js';
+import { useLiveList } from '../hooks/use-live-list.js';
 import { useNow } from '../hooks/use-now.js';
 import { ErrorNote } from '../components/error-note.js';
 
@@ -18,24 +19,11 @@ interface QuarantineItem {
 
 /** Messages kept but not routed: why, the original to download, release (route it anyway) or delete. */
 export function QuarantinePanel() {
-  const { epoch } = useEvents();
-  const [items, setItems] = useState<QuarantineItem[] | null>(null);
-  const [error, setError] = useState<{ message: string; hint?: string } | null>(null);
+  const { items, set: setItems, error: loadError, reload } = useLiveList<QuarantineItem>('/quarantine');
+  const [actionError, setActionError] = useState<{ message: string; hint?: string } | null>(null);
   const [busy, setBusy] = useState<number | null>(null);
   const now = useNow(30_000);
-
-  const load = useCallback(async () => {
-    try {
-      setItems(await listAll<QuarantineItem>('/quarantine'));
-      setError(null);
-    } catch (err) {
-      setError(describeError(err));
-    }
-  }, []);
-  useEffect(() => {
-    if (epoch > 0) void load();
-  }, [epoch, load]);
-  useEvent('message.quarantined', () => void load());
+  useEvent('message.quarantined', () => void reload());
 
   const act = async (id: number, method: 'POST' | 'DELETE') => {
     if (method === 'DELETE' && !window.confirm('Delete this message for good? It will not be routed.')) return;
@@ -43,8 +31,9 @@ export function QuarantinePanel() {
     try {
       await api(method, method === 'POST' ? `/quarantine/${id}/release` : `/quarantine/${id}`);
       setItems((list) => list && list.filter((m) => m.id !== id));
+      setActionError(null);
     } catch (err) {
-      setError(describeError(err));
+      setActionError(describeError(err));
     } finally {
       setBusy(null);
     }
@@ -54,7 +43,7 @@ export function QuarantinePanel() {
     <section aria-labelledby="quarantine-title">
       <h2 id="quarantine-title">Quarantine {items && items.length > 0 && <span className="count">({items.length})</span>}</h2>
       <p className="hint">Messages kept but not routed: machine-made mail (auto-replies, bounces, lists) and mail that could not be read. Release routes one anyway.</p>
-      <ErrorNote error={error} />
+      <ErrorNote error={actionError ?? loadError} />
       {items === null ? (
         <p className="loading">Loading…</p>
       ) : items.length === 0 ? (
