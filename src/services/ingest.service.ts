@@ -60,9 +60,14 @@ interface PassLookups {
 
 const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() });
 
-/** Messages read per pass, and how many of them are parsed at once (two workers, one filing). */
+/**
+ * Messages read per pass, and how many of them are parsed ahead of the one being filed (two
+ * workers busy, one filing), as long as their raw sizes together stay within PARALLEL_BYTES (a
+ * backlog of 50 MB messages is taken one at a time, not four).
+ */
 const BATCH = 64;
 const PARALLEL = 4;
+const PARALLEL_BYTES = 32 * 1024 * 1024;
 
 /** A message parsed, classified and sanitized, waiting for its turn to be threaded and filed. */
 interface ParsedReady extends Omit<FilingInput, 'decision' | 'autoAck'> {
@@ -104,7 +109,7 @@ export class IngestService {
       try {
         this.busy = true;
         const pending = await this.deps.store.repos.inbound.pending(BATCH);
-        if (!(await this.processInOrder(pending.map((p) => p.id)))) retryLater = true;
+        if (!(await this.processInOrder(pending))) retryLater = true;
         if (pending.length === BATCH && !retryLater && !this.wake.isStopped) continue;
       } catch (err) {
         this.deps.logger.error({ err: errorMessage(err) }, 'ingest failed; retrying');
@@ -121,20 +126,29 @@ export class IngestService {
    * and files them one by one in their arrival order, so a reply that arrived after its original
    * still threads into the conversation the original created. False when any should be retried.
    */
-  private async processInOrder(ids: number[]): Promise<boolean> {
+  private async processInOrder(messages: { id: number; size: number }[]): Promise<boolean> {
     const pass = newPass();
     const started: Promise<Prepared>[] = [];
-    const start = (i: number) => {
-      if (i < ids.length && !this.wake.isStopped) started[i] = this.prepare(ids[i]!, pass).catch((err: unknown): Prepared => ({ kind: 'failed', err }));
+    let inFlightBytes = 0;
+    /** Starts the next ones while the window allows; `filed`: how many are done with. */
+    const fill = (filed: number) => {
+      while (started.length < messages.length && !this.wake.isStopped) {
+        const next = messages[started.length]!;
+        const idle = started.length === filed;
+        if (!idle && (started.length - filed >= PARALLEL || inFlightBytes + next.size > PARALLEL_BYTES)) return;
+        inFlightBytes += next.size;
+        started.push(this.prepare(next.id, pass).catch((err: unknown): Prepared => ({ kind: 'failed', err })));
+      }
     };
-    for (let i = 0; i < PARALLEL; i++) start(i);
+    fill(0);
     let allDone = true;
     try {
-      for (let i = 0; i < ids.length && started[i]; i++) {
+      for (let i = 0; i < started.length; i++) {
         const p = await started[i]!;
-        start(i + PARALLEL);
+        inFlightBytes -= messages[i]!.size;
+        fill(i + 1);
         if (p.kind === 'failed') {
-          this.deps.logger.error({ messageId: ids[i], err: errorMessage(p.err) }, 'ingest of a message failed; will retry');
+          this.deps.logger.error({ messageId: messages[i]!.id, err: errorMessage(p.err) }, 'ingest of a message failed; will retry');
           allDone = false;
         } else if (p.kind === 'done') {
           allDone &&= p.ok;

@@ -154,8 +154,8 @@ export class InboundRepository {
   }
 
   /** Messages whose raw bytes are stored but which are not parsed and routed yet, oldest first. */
-  async pending(limit: number): Promise<{ id: number; mailbox_id: number | null }[]> {
-    return this.db.selectFrom('messages').select(['id', 'mailbox_id']).where('ingest_state', '=', 'received').orderBy('id').limit(limit).execute();
+  async pending(limit: number): Promise<{ id: number; mailbox_id: number | null; size: number }[]> {
+    return this.db.selectFrom('messages').select(['id', 'mailbox_id', 'size']).where('ingest_state', '=', 'received').orderBy('id').limit(limit).execute();
   }
 
   /**
