@@ -56,6 +56,8 @@ interface PassLookups {
   mailboxes: Map<number, Promise<MailboxRow | undefined>>;
   queues: Map<number, Promise<QueueRef | undefined>>;
   users?: Promise<UserRecord[]>;
+  /** Our addresses and X-Loop id for the auto-acknowledgement's loop guard. */
+  autoAck?: Promise<AutoAckContext>;
 }
 
 const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() });
@@ -153,7 +155,7 @@ export class IngestService {
         } else if (p.kind === 'done') {
           allDone &&= p.ok;
         } else if (!this.wake.isStopped) {
-          allDone = (await this.file(p)) && allDone;
+          allDone = (await this.file(p, pass)) && allDone;
         }
       }
     } finally {
@@ -212,14 +214,14 @@ export class IngestService {
   }
 
   /** Threads and files a prepared message, after every message that arrived before it. */
-  private async file(p: ParsedReady): Promise<boolean> {
+  private async file(p: ParsedReady, pass: PassLookups): Promise<boolean> {
     const { store, logger } = this.deps;
     const { messageId, queue } = p;
     const keys = this.deps.secrets.deriveKeys('reply-token');
     let filed: Filed;
     try {
       const decision = await this.thread(p.parsed, keys);
-      const autoAck = queue?.spec.auto_ack ? await this.autoAckContext(keys) : undefined;
+      const autoAck = queue?.spec.auto_ack ? await (pass.autoAck ??= this.autoAckContext(keys)) : undefined;
       const { kind: _kind, ...input } = p;
       filed = await store.transaction((r) => fileMessage(r, { ...input, decision, ...(autoAck ? { autoAck } : {}) }));
     } catch (err) {
