@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { prepareDisplay, resolveDisplayHtml } from './display-prep.js';
+import { rawMessage } from './fixtures/test-messages.js';
+import { parseMessage } from './mime-parser.js';
 import type { AttachmentInfo } from './parse-types.js';
 
 const part = (contentId: string | null, index: number): AttachmentInfo =>
@@ -40,5 +42,18 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
     expect(d.html).toBeNull();
     expect(resolveDisplayHtml(d, new Map())).toBeNull();
     expect(d.language.language).toBe('fr');
+  });
+
+  it('HTML too long to sanitize in time is not shown: the agent gets the text and a warning', async () => {
+    const html = `<p>${'Your order has shipped. '.repeat(400)}</p>`;
+    const r = await parseMessage(rawMessage({ From: 'a@example.com', 'Content-Type': 'text/html; charset=utf-8' }, html), { display: true, limits: { maxDisplayHtmlChars: 5000 } });
+    if (!r.ok) throw new Error(r.failure.reason);
+    expect(r.message.html!.length).toBeGreaterThan(5000);
+    expect(r.message.display!.html).toBeNull();
+    expect(r.message.text).toContain('Your order has shipped.');
+    expect(r.message.warnings.some((w) => /is not shown; the text is shown instead/.test(w))).toBe(true);
+    // Under the limit it is shown.
+    const shown = await parseMessage(rawMessage({ From: 'a@example.com', 'Content-Type': 'text/html; charset=utf-8' }, html), { display: true });
+    expect(shown.ok && shown.message.display!.html).toContain('Your order has shipped.');
   });
 });

@@ -17,11 +17,12 @@ import type { DisplayPrep, ParsedMessage } from './parse-types.js';
 
 const ATTACHMENT_URL = '/api/v1/attachments/';
 
-export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'text' | 'attachments'>): DisplayPrep {
+/** `maxHtmlChars`: longer HTML is not shown (null), since sanitizing it would take seconds. */
+export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'text' | 'attachments'>, maxHtmlChars = Infinity): DisplayPrep {
   const cidPrefix = `/cid-ref/${randomBytes(12).toString('hex')}/`;
   const own = new Set(m.attachments.map((a) => a.contentId).filter((c): c is string => Boolean(c)));
   const html =
-    m.html === null
+    m.html === null || m.html.length > maxHtmlChars
       ? null
       : sanitizeHtml(m.html, {
           cidToAttachmentId: (cid) => (own.has(cid) ? Buffer.from(cid).toString('hex') : undefined),

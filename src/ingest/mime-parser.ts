@@ -256,7 +256,12 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     limits,
     ctx.extraHeaders,
   );
-  if (ctx.display) message.display = prepareDisplay(message);
+  if (ctx.display) {
+    message.display = prepareDisplay(message, limits.maxDisplayHtmlChars);
+    if (message.html !== null && message.display.html === null) {
+      message.warnings.push(`The HTML (${message.html.length} characters) is longer than ${limits.maxDisplayHtmlChars} and is not shown; the text is shown instead`);
+    }
+  }
   return message;
 }
 

@@ -214,6 +214,11 @@ export interface ParseLimits {
   maxReportPartBytes: number;
   /** HTML longer than this (characters) is not converted to a text fallback. */
   maxHtmlToTextChars: number;
+  /**
+   * With `display`: HTML longer than this (characters) is not sanitized for display (DOMPurify on
+   * jsdom takes about 2.5 s per MB); the agent sees the text, with a warning.
+   */
+  maxDisplayHtmlChars: number;
   /** Pool only: the worker's V8 old-generation heap, MB (`resourceLimits.maxOldGenerationSizeMb`). */
   workerHeapMb: number;
 }
@@ -233,6 +238,7 @@ export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({
   maxTextBytes: 8 * 2 ** 20,
   maxReportPartBytes: 256 * 1024,
   maxHtmlToTextChars: 2_000_000,
+  maxDisplayHtmlChars: 2_000_000,
   workerHeapMb: 256,
 });
 
