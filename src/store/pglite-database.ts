@@ -4,7 +4,9 @@
  * BEGIN to COMMIT and nothing else interleaves (which is also what makes `FOR UPDATE` and
  * advisory locks meaningful here).
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite, types } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
 import { withTimeout, type Database } from './database.js';
@@ -73,11 +75,23 @@ export class PGliteDatabase implements Database {
   /** Opens (creating when new) the database in `dir`; `undefined` keeps it in memory (tests). */
   static async open(dir: string | undefined): Promise<PGliteDatabase> {
     if (dir) await mkdir(dir, { recursive: true });
-    const pg = new PGlite(dir, {
-      // int8 ids and counts fit in a double for any realistic contact center (< 2^53).
-      parsers: { [types.INT8]: (v: string) => Number(v) },
-    });
-    await pg.waitReady;
+    const start = async () => {
+      const pg = new PGlite(dir, {
+        // int8 ids and counts fit in a double for any realistic contact center (< 2^53).
+        parsers: { [types.INT8]: (v: string) => Number(v) },
+      });
+      await pg.waitReady;
+      return pg;
+    };
+    const fresh = dir !== undefined && !existsSync(path.join(dir, 'PG_VERSION'));
+    let pg = await start();
+    if (fresh) {
+      // Creating the cluster (initdb) grows the WASM memory to about 1 GB, and WASM memory never
+      // shrinks: the process would keep that until its next start. A second instance on the
+      // now-existing folder starts at a fraction of it (bench: 999 MB -> ~420 MB RSS at rest).
+      await pg.close();
+      pg = await start();
+    }
     return new PGliteDatabase(pg);
   }
 
