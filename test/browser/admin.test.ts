@@ -2,7 +2,7 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../helpers/api-client.js';
-import { launchBrowser } from '../helpers/browser.js';
+import { launchBrowser, signIn } from '../helpers/browser.js';
 import { eventually, rawMail } from '../helpers/mail.js';
 import { ADMIN_PASSWORD, startRuntime, type TestRuntime } from '../helpers/runtime.js';
 
@@ -33,11 +33,7 @@ describe('admin view', () => {
     browser = await launchBrowser();
     page = await browser.newPage();
     page.on('dialog', (d) => void d.accept());
-    await page.goto(rt.url);
-    await page.getByLabel('Login').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByTestId('who').waitFor();
+    await signIn(page, rt.url, 'admin', ADMIN_PASSWORD);
   });
   afterAll(async () => {
     await browser?.close();

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient } from '../helpers/api-client.js';
-import { launchBrowser } from '../helpers/browser.js';
+import { launchBrowser, signIn } from '../helpers/browser.js';
 import { eventually } from '../helpers/mail.js';
 import { ADMIN_PASSWORD, startRuntime, type TestRuntime } from '../helpers/runtime.js';
 
@@ -90,11 +90,7 @@ describe('hostile email in the browser', () => {
       w.__executed = [];
       for (const name of ['alert', 'confirm', 'prompt', 'print'] as const) (window as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => void w.__executed.push(`${name}(${args.join(',')})`);
     });
-    await page.goto(rt.url);
-    await page.getByLabel('Login').fill('admin');
-    await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByTestId('who').waitFor();
+    await signIn(page, rt.url, 'admin', ADMIN_PASSWORD);
   });
   afterAll(async () => {
     await browser?.close();

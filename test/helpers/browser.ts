@@ -1,6 +1,6 @@
 /** Debian's Chromium driven by playwright-core (no browser download: NOTES.md). */
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -11,4 +11,13 @@ export async function launchBrowser(): Promise<Browser> {
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync'],
   });
+}
+
+/** Opens the web app and signs in through its form; resolves once the header shows who is signed in. */
+export async function signIn(page: Page, url: string, login: string, password: string): Promise<void> {
+  await page.goto(url);
+  await page.getByLabel('Login').fill(login);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('who').waitFor();
 }
