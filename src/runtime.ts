@@ -27,6 +27,7 @@ import { DiagnosticsService } from './services/diagnostics.service.js';
 import { DirectoryService } from './services/directory.service.js';
 import { ParserPool } from './ingest/index.js';
 import { ConversationsService } from './services/conversations.service.js';
+import { MessageDisplay } from './services/message-display.js';
 import { StoreInboundSink } from './services/inbound-sink.js';
 import { IngestService } from './services/ingest.service.js';
 import { MailboxesService, type SourceFactory } from './services/mailboxes.service.js';
@@ -78,12 +79,13 @@ async function startMailPath(core: Core, logger: Logger, opts: RuntimeOptions): 
   const senders = new SendersService({ store, secrets, ...(opts.senderFactory ? { factory: opts.senderFactory } : {}) });
   const outbox = new OutboxService({ store, bus, logger: logger.child({ part: 'outbox' }), senderFor: (id) => senders.senderFor(id) });
   const ingest = new IngestService({ store, bus, secrets, routing, pool, logger: logger.child({ part: 'ingest' }), onOutbox: () => outbox.kick() });
-  const conversations = new ConversationsService({ store, bus, secrets, routing, outbox });
+  const display = new MessageDisplay({ store, pool, logger: logger.child({ part: 'display' }) });
+  const conversations = new ConversationsService({ store, bus, secrets, routing, outbox, display });
   const mailboxes = new MailboxesService({
     store,
     secrets,
     bus,
-    sink: new StoreInboundSink(store, () => ingest.kick()),
+    sink: new StoreInboundSink(store, (stored) => ingest.kick(stored)),
     logger: logger.child({ part: 'mailboxes' }),
     sourceFactory: opts.sourceFactory ?? defaultSourceFactory,
     ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}),

@@ -41,7 +41,7 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
     const d = prepareDisplay({ html: null, text: 'Bonjour, je voudrais savoir où en est ma commande, merci beaucoup pour votre aide.', attachments: [] });
     expect(d.html).toBeNull();
     expect(resolveDisplayHtml(d, new Map())).toBeNull();
-    expect(d.language.language).toBe('fr');
+    expect(d.language?.language).toBe('fr');
   });
 
   it('HTML too long to sanitize in time is not shown: the agent gets the text and a warning', async () => {
@@ -55,5 +55,19 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
     // Under the limit it is shown.
     const shown = await parseMessage(rawMessage({ From: 'a@example.com', 'Content-Type': 'text/html; charset=utf-8' }, html), { display: true });
     expect(shown.ok && shown.message.display!.html).toContain('Your order has shipped.');
+  });
+
+  it('runs only the half asked for: ingest detects the language, the first display sanitizes', async () => {
+    const raw = rawMessage({ From: 'a@example.com', 'Content-Type': 'text/html; charset=utf-8' }, '<p>Bonjour, je voudrais savoir où en est ma commande, merci beaucoup.</p><script>x()</script>');
+    const ingest = await parseMessage(raw, { display: { html: false, language: true } });
+    if (!ingest.ok) throw new Error(ingest.failure.reason);
+    expect(ingest.message.display).toMatchObject({ html: null, language: { language: 'fr' } });
+    const shown = await parseMessage(raw, { display: { html: true, language: false } });
+    if (!shown.ok) throw new Error(shown.failure.reason);
+    expect(shown.message.display!.language).toBeNull();
+    expect(shown.message.display!.html).toContain('Bonjour');
+    expect(shown.message.display!.html).not.toContain('script');
+    const neither = await parseMessage(raw, { display: { html: false, language: false } });
+    expect(neither.ok && neither.message.display).toBeUndefined();
   });
 });

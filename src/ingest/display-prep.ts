@@ -13,22 +13,22 @@
 import { randomBytes } from 'node:crypto';
 import { sanitizeHtml } from './html-sanitizer.js';
 import { detectLanguage } from './language-detector.js';
-import type { DisplayPrep, ParsedMessage } from './parse-types.js';
+import type { DisplayPrep, DisplayWanted, ParsedMessage } from './parse-types.js';
 
 const ATTACHMENT_URL = '/api/v1/attachments/';
 
 /** `maxHtmlChars`: longer HTML is not shown (null), since sanitizing it would take seconds. */
-export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'text' | 'attachments'>, maxHtmlChars = Infinity): DisplayPrep {
+export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'text' | 'attachments'>, want: DisplayWanted = { html: true, language: true }, maxHtmlChars = Infinity): DisplayPrep {
   const cidPrefix = `/cid-ref/${randomBytes(12).toString('hex')}/`;
   const own = new Set(m.attachments.map((a) => a.contentId).filter((c): c is string => Boolean(c)));
   const html =
-    m.html === null || m.html.length > maxHtmlChars
+    !want.html || m.html === null || m.html.length > maxHtmlChars
       ? null
       : sanitizeHtml(m.html, {
           cidToAttachmentId: (cid) => (own.has(cid) ? Buffer.from(cid).toString('hex') : undefined),
           attachmentUrl: (key) => cidPrefix + String(key),
         }).html;
-  return { html, cidPrefix, language: detectLanguage(m.text) };
+  return { html, cidPrefix, language: want.language ? detectLanguage(m.text) : null };
 }
 
 /** The sanitized HTML with each `cid:` placeholder pointing at the stored attachment of that Content-ID. */

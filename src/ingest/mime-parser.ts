@@ -13,12 +13,14 @@ import { LimitedMailParser } from './limited-mail-parser.js';
 import { buildParsedMessage } from './parsed-message-builder.js';
 import { failureFromError, parseFailure, ParseLimitError, timeoutFailure } from './parse-failure.js';
 import {
+  displayWanted,
   resolveLimits,
   timeLimitFor,
   type AttachmentInfo,
   type AttachmentMeta,
   type AttachmentSink,
   type AttachmentWriter,
+  type DisplayWanted,
   type ParseLimits,
   type ParseOptions,
   type ParseResult,
@@ -52,7 +54,7 @@ export interface CoreContext {
   /** Told the running byte count, so a caller can grow a size-dependent time limit. */
   onBytes?: (total: number) => void;
   /** Also prepare what the display needs (`ParsedMessage.display`). */
-  display?: boolean;
+  display?: DisplayWanted | null;
 }
 
 const NULL_SINK: AttachmentSink = { begin: () => ({ write: () => undefined, end: () => undefined }) };
@@ -257,8 +259,8 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     ctx.extraHeaders,
   );
   if (ctx.display) {
-    message.display = prepareDisplay(message, limits.maxDisplayHtmlChars);
-    if (message.html !== null && message.display.html === null) {
+    message.display = prepareDisplay(message, ctx.display, limits.maxDisplayHtmlChars);
+    if (ctx.display.html && message.html !== null && message.display.html === null) {
       message.warnings.push(`The HTML (${message.html.length} characters) is longer than ${limits.maxDisplayHtmlChars} and is not shown; the text is shown instead`);
     }
   }
@@ -314,7 +316,7 @@ export async function parseMessage(raw: RawMessage, options: ParseOptions = {}):
       sink,
       extraHeaders: options.extraHeaders ?? [],
       signal: controller.signal,
-      display: options.display === true,
+      display: displayWanted(options.display),
       onBytes: (n) => {
         bytes = Math.max(bytes, n);
       },

@@ -174,9 +174,28 @@ export interface ParsedMessage {
  * (`resolveDisplayHtml`), and the detected language.
  */
 export interface DisplayPrep {
+  /** Null when not asked for, when there is none, or when it is too long to sanitize. */
   html: string | null;
   cidPrefix: string;
-  language: LanguageDetection;
+  /** Null when not asked for. */
+  language: LanguageDetection | null;
+}
+
+/**
+ * Which display preparations a parse runs (`ParseOptions.display`; `true` is both). Ingest asks
+ * only for the language (routing needs it at once); the HTML is sanitized when a message is
+ * first shown, since sanitizing on jsdom is most of the parse's time on a backlog.
+ */
+export interface DisplayWanted {
+  html: boolean;
+  language: boolean;
+}
+
+/** `ParseOptions.display` as the parse core takes it. */
+export function displayWanted(d: boolean | DisplayWanted | undefined): DisplayWanted | null {
+  if (d === undefined || d === false) return null;
+  if (d === true) return { html: true, language: true };
+  return d.html || d.language ? { html: d.html, language: d.language } : null;
 }
 
 /**
@@ -305,8 +324,8 @@ export interface ParseOptions {
   sink?: AttachmentSink;
   /** More header names (any case) to keep in `ParsedMessage.headers`. */
   extraHeaders?: readonly string[];
-  /** Also sanitize the HTML and detect the language (`ParsedMessage.display`), within the limits. */
-  display?: boolean;
+  /** Also sanitize the HTML and/or detect the language (`ParsedMessage.display`), within the limits. */
+  display?: boolean | DisplayWanted;
 }
 
 /** Raw RFC 5322 bytes: one buffer, or chunks as they arrive (an IMAP fetch stream). */

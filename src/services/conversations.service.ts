@@ -13,6 +13,7 @@ import type { ConversationRow } from '../store/conversation.repository.js';
 import type { Store } from '../store/store.js';
 import { actionable, readable } from './conversation-access.js';
 import type { OutboxService } from './outbox.service.js';
+import type { MessageDisplay } from './message-display.js';
 import { composeReply } from './reply-composer.js';
 import type { RoutingService } from './routing.service.js';
 
@@ -22,6 +23,8 @@ export interface ConversationsDeps {
   secrets: SecretBox;
   routing: RoutingService;
   outbox: OutboxService;
+  /** Prepares inbound HTML for display on first read. */
+  display: MessageDisplay;
 }
 
 export interface ListQuery {
@@ -76,9 +79,9 @@ export class ConversationsService {
 
   async get(p: Principal, id: number) {
     const c = await readable(this.store, p, id);
-    const messages = await this.store.repos.conversations.messages(id);
-    const attachments = await this.store.repos.conversations.attachmentsOf(messages.map((m) => m.id));
-    return { conversation: c, messages, attachments };
+    const stored = await this.store.repos.conversations.messages(id);
+    const attachments = await this.store.repos.conversations.attachmentsOf(stored.map((m) => m.id));
+    return { conversation: c, messages: await this.deps.display.ready(stored, attachments), attachments };
   }
 
   async routingAudit(id: number) {
@@ -111,7 +114,9 @@ export class ConversationsService {
     const m = await this.store.repos.conversations.message(messageId);
     if (!m || m.conversation_id === null) throw notFound(`Message ${messageId}`);
     await readable(this.store, p, m.conversation_id);
-    return m;
+    if (!m.display_pending) return m;
+    const [shown] = await this.deps.display.ready([m], await this.store.repos.conversations.attachmentsOf([m.id]));
+    return shown!;
   }
 
   /** Queues a reply in the outbox (committed with its fixed Message-ID before any send). */

@@ -1,6 +1,7 @@
 /**
  * Where mailbox runners put what they read: each batch and its new position commit in one
- * transaction (exactly once), then the ingest pipeline is told there is work.
+ * transaction (exactly once), then the ingest pipeline is told there is work, with the bytes
+ * it just stored (so it need not read them back).
  */
 import type { SourceBatch, SyncPosition } from '../domain/mail-sync.js';
 import type { CommitResult } from '../store/inbound.repository.js';
@@ -10,8 +11,8 @@ import type { InboundSink } from './mailbox-runner.js';
 export class StoreInboundSink implements InboundSink {
   constructor(
     private readonly store: Store,
-    /** Called after each commit that stored something new. */
-    private readonly onStored: () => void,
+    /** Called after each commit that stored something new, with the new rows' ids and bytes. */
+    private readonly onStored: (stored: { id: number; raw: Uint8Array }[]) => void,
   ) {}
 
   position(mailboxId: number): Promise<SyncPosition> {
@@ -20,7 +21,10 @@ export class StoreInboundSink implements InboundSink {
 
   async commit(mailboxId: number, batch: SourceBatch): Promise<CommitResult> {
     const result = await this.store.transaction((r) => r.inbound.commitBatch(mailboxId, batch));
-    if (result.inserted.length > 0) this.onStored();
+    if (result.inserted.length > 0) {
+      const raw = new Map(batch.messages.map((m) => [m.key, m.raw]));
+      this.onStored(result.inserted.map((m) => ({ id: m.id, raw: raw.get(m.key)! })));
+    }
     return result;
   }
 

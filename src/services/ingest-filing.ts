@@ -20,8 +20,8 @@ export interface FilingInput {
   parsed: ParsedMessage;
   classification: Classification;
   decision: ThreadDecision;
-  /** The sanitized HTML (never the raw one). */
-  html: string | null;
+  /** The message has HTML, to be sanitized from the raw bytes when it is first shown (message-display.ts). */
+  displayPending: boolean;
   /** The routing language (API.md `language: auto`), or null. */
   language: string | null;
   /** Released from quarantine by an admin: routed whatever its classification. */
@@ -85,7 +85,7 @@ export function withoutNul<T>(v: T): T {
 }
 
 export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> {
-  const c: FilingInput = { ...input, parsed: withoutNul(input.parsed), classification: withoutNul(input.classification), decision: withoutNul(input.decision), html: withoutNul(input.html) };
+  const c: FilingInput = { ...input, parsed: withoutNul(input.parsed), classification: withoutNul(input.classification), decision: withoutNul(input.decision) };
   const p = c.parsed;
   const base = {
     messageIdHeader: p.messageId,
@@ -98,7 +98,8 @@ export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> 
     subject: p.subject,
     sentDate: p.date,
     text: p.text,
-    html: c.html,
+    html: null,
+    displayPending: c.displayPending,
     classification: classificationRecord(c),
   };
   await markBounced(r, c);

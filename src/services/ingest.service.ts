@@ -14,7 +14,6 @@ import {
   classifyMessage,
   lookupsFromMaps,
   resolveThread,
-  resolveDisplayHtml,
   threadingKeys,
   type ConversationRef,
   type LanguageDetection,
@@ -23,7 +22,7 @@ import {
   type ThreadDecision,
 } from '../ingest/index.js';
 import type { MailboxRow } from '../store/config.repository.js';
-import type { Store } from '../store/store.js';
+import type { Repos, Store } from '../store/store.js';
 import type { UserRecord } from '../store/user.repository.js';
 import { databaseAttachmentSink } from './attachment-sink.js';
 import type { AutoAckContext } from './auto-ack.js';
@@ -63,22 +62,62 @@ interface PassLookups {
 const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() });
 
 /**
- * Messages read per pass, and how many of them are parsed ahead of the one being filed (two
- * workers busy, one filing), as long as their raw sizes together stay within PARALLEL_BYTES (a
- * backlog of 50 MB messages is taken one at a time, not four).
+ * Messages read per pass, and how many of them are parsed ahead of the one being filed (both
+ * workers kept busy while the main thread files), as long as their raw sizes together stay
+ * within PARALLEL_BYTES (a backlog of 50 MB messages is taken one at a time). Messages parsed
+ * by the time their turn comes are filed together, up to GROUP in one transaction: on a backlog
+ * one commit per message was most of the filing's time (a round trip, and on PostgreSQL a
+ * flush to disk, each).
  */
 const BATCH = 64;
-const PARALLEL = 4;
+const PARALLEL = 16;
 const PARALLEL_BYTES = 32 * 1024 * 1024;
+const GROUP = 32;
+/** Bytes of just-committed messages kept in memory for their parse; older ones are read back. */
+const FRESH_BYTES = 64 * 1024 * 1024;
 
-/** A message parsed, classified and sanitized, waiting for its turn to be threaded and filed. */
+/**
+ * The raw bytes of messages this process has just committed, by id, oldest dropped first past
+ * the byte budget. Taking one removes it: a retry (after a failed or interrupted attempt, which
+ * may have left attachments behind) reads the row again and clears those.
+ */
+class FreshRaw {
+  private readonly items = new Map<number, Uint8Array>();
+  private bytes = 0;
+
+  constructor(private readonly budget: number) {}
+
+  put(id: number, raw: Uint8Array): void {
+    if (raw.length > this.budget) return;
+    this.items.set(id, raw);
+    this.bytes += raw.length;
+    for (const [oldId, old] of this.items) {
+      if (this.bytes <= this.budget) break;
+      this.items.delete(oldId);
+      this.bytes -= old.length;
+    }
+  }
+
+  take(id: number): Uint8Array | undefined {
+    const raw = this.items.get(id);
+    if (raw) {
+      this.items.delete(id);
+      this.bytes -= raw.length;
+    }
+    return raw;
+  }
+}
+
+/** A message parsed and classified, waiting for its turn to be threaded and filed. */
 interface ParsedReady extends Omit<FilingInput, 'decision' | 'autoAck'> {
   kind: 'parsed';
 }
+type PendingRow = Awaited<ReturnType<Store['repos']['inbound']['pending']>>[number];
 type Prepared = ParsedReady | { kind: 'done'; ok: boolean } | { kind: 'failed'; err: unknown };
 
 export class IngestService {
   private readonly wake = new Wakeup();
+  private readonly fresh = new FreshRaw(FRESH_BYTES);
   private loop: Promise<void> | undefined;
   private idleResolvers: (() => void)[] = [];
   private busy = false;
@@ -89,8 +128,12 @@ export class IngestService {
     this.loop ??= this.run();
   }
 
-  /** New raw messages were committed. */
-  kick(): void {
+  /**
+   * New raw messages were committed. `stored`: their bytes, kept for a while so the parse need
+   * not read back what the connector has just written.
+   */
+  kick(stored: { id: number; raw: Uint8Array }[] = []): void {
+    for (const s of stored) this.fresh.put(s.id, s.raw);
     this.wake.kick();
   }
 
@@ -128,9 +171,11 @@ export class IngestService {
    * and files them one by one in their arrival order, so a reply that arrived after its original
    * still threads into the conversation the original created. False when any should be retried.
    */
-  private async processInOrder(messages: { id: number; size: number }[]): Promise<boolean> {
+  private async processInOrder(messages: PendingRow[]): Promise<boolean> {
     const pass = newPass();
     const started: Promise<Prepared>[] = [];
+    /** Those whose preparation has finished (a group takes them without waiting). */
+    const settled = new Set<Promise<Prepared>>();
     let inFlightBytes = 0;
     /** Starts the next ones while the window allows; `filed`: how many are done with. */
     const fill = (filed: number) => {
@@ -139,24 +184,30 @@ export class IngestService {
         const idle = started.length === filed;
         if (!idle && (started.length - filed >= PARALLEL || inFlightBytes + next.size > PARALLEL_BYTES)) return;
         inFlightBytes += next.size;
-        started.push(this.prepare(next.id, pass).catch((err: unknown): Prepared => ({ kind: 'failed', err })));
+        const p = this.prepare(next, pass).catch((err: unknown): Prepared => ({ kind: 'failed', err }));
+        void p.then(() => settled.add(p));
+        started.push(p);
       }
     };
     fill(0);
     let allDone = true;
     try {
-      for (let i = 0; i < started.length; i++) {
-        const p = await started[i]!;
-        inFlightBytes -= messages[i]!.size;
-        fill(i + 1);
-        if (p.kind === 'failed') {
-          this.deps.logger.error({ messageId: messages[i]!.id, err: errorMessage(p.err) }, 'ingest of a message failed; will retry');
-          allDone = false;
-        } else if (p.kind === 'done') {
-          allDone &&= p.ok;
-        } else if (!this.wake.isStopped) {
-          allDone = (await this.file(p, pass)) && allDone;
-        }
+      for (let i = 0; i < started.length; ) {
+        // This one, and those after it already parsed: filed together, in arrival order.
+        const group: ParsedReady[] = [];
+        do {
+          const p = await started[i]!;
+          inFlightBytes -= messages[i]!.size;
+          i++;
+          if (p.kind === 'failed') {
+            this.deps.logger.error({ messageId: messages[i - 1]!.id, err: errorMessage(p.err) }, 'ingest of a message failed; will retry');
+            allDone = false;
+          } else if (p.kind === 'done') {
+            allDone &&= p.ok;
+          } else group.push(p);
+        } while (i < started.length && group.length < GROUP && settled.has(started[i]!));
+        fill(i);
+        if (group.length > 0 && !this.wake.isStopped) allDone = (await this.fileGroup(group, pass)) && allDone;
       }
     } finally {
       // Nothing may still be parsing or writing when stop() returns and the store closes.
@@ -165,11 +216,13 @@ export class IngestService {
     return allDone;
   }
 
-  /** Everything that does not depend on the messages before this one: read, parse, classify, sanitize. */
-  private async prepare(messageId: number, pass: PassLookups): Promise<Prepared> {
+  /** Everything that does not depend on the messages before this one: read, parse, classify, detect the language. */
+  private async prepare(pending: PendingRow, pass: PassLookups): Promise<Prepared> {
     const { store, logger } = this.deps;
-    // What an interrupted earlier attempt left behind goes in the same statement.
-    const row = await store.repos.inbound.forParsing(messageId);
+    const messageId = pending.id;
+    const fresh = this.fresh.take(messageId);
+    // Otherwise read back, and what an interrupted earlier attempt left behind goes in the same statement.
+    const row = fresh ? { ...pending, raw: fresh, ingest_state: 'received' } : await store.repos.inbound.forParsing(messageId);
     if (!row || row.ingest_state !== 'received') return { kind: 'done', ok: true };
     // Released from quarantine by an admin: route it whatever it is.
     const force = Boolean((row.classification as { release?: unknown } | null)?.release);
@@ -177,9 +230,10 @@ export class IngestService {
     const queue = mailbox ? await this.queueOf(mailbox.queue_id, pass) : undefined;
 
     const sink = databaseAttachmentSink(store, messageId);
-    const result = await this.deps.pool.parse(Buffer.from(row.raw), {
+    const result = await this.deps.pool.parse(row.raw, {
       sink,
-      display: true,
+      // The language is needed to route it; the HTML is sanitized when it is first shown.
+      display: { html: false, language: queue?.spec.language === 'auto' },
       ...(queue ? { limits: { maxMessageBytes: queue.spec.max_message_mb * 1024 * 1024 } } : {}),
     });
     if (!result.ok) {
@@ -198,7 +252,6 @@ export class IngestService {
       return { kind: 'done', ok: true };
     }
     const { display, ...parsed } = result.message;
-    if (!display) throw new Error('the parser returned no display preparation');
     return {
       kind: 'parsed',
       messageId,
@@ -208,22 +261,47 @@ export class IngestService {
       force,
       parsed,
       classification: classifyMessage(parsed),
-      html: resolveDisplayHtml(display, sink.contentIds),
-      language: queue?.spec.language === 'auto' ? await this.routableLanguage(display.language, queue.spec, pass) : null,
+      displayPending: parsed.html !== null,
+      language: queue && display?.language ? await this.routableLanguage(display.language, queue.spec, pass) : null,
     };
   }
 
-  /** Threads and files a prepared message, after every message that arrived before it. */
+  /**
+   * Threads and files prepared messages, in their order and after every message that arrived
+   * before them, in one transaction (a reply threads into a conversation created earlier in the
+   * same group: the lookups run inside it). If the group fails, each is filed on its own, so
+   * one message the database refuses does not hold back the others.
+   */
+  private async fileGroup(group: ParsedReady[], pass: PassLookups): Promise<boolean> {
+    if (group.length === 1) return this.file(group[0]!, pass);
+    const keys = this.deps.secrets.deriveKeys('reply-token');
+    const autoAck = group.some((p) => p.queue?.spec.auto_ack) ? await (pass.autoAck ??= this.autoAckContext(keys)) : undefined;
+    let filed: Filed[];
+    try {
+      filed = await this.deps.store.transaction(async (r) => {
+        const out: Filed[] = [];
+        for (const p of group) out.push(await this.fileOne(r, p, keys, autoAck));
+        return out;
+      });
+    } catch (err) {
+      this.deps.logger.warn({ messages: group.length, err: errorMessage(err) }, 'filing a group of messages failed; filing them one by one');
+      let ok = true;
+      for (const p of group) ok = (await this.file(p, pass)) && ok;
+      return ok;
+    }
+    for (const f of filed) await this.announce(f);
+    return true;
+  }
+
+  /** Threads and files one prepared message in a transaction of its own. */
   private async file(p: ParsedReady, pass: PassLookups): Promise<boolean> {
     const { store, logger } = this.deps;
     const { messageId, queue } = p;
     const keys = this.deps.secrets.deriveKeys('reply-token');
     let filed: Filed;
     try {
-      const decision = await this.thread(p.parsed, keys);
       const autoAck = queue?.spec.auto_ack ? await (pass.autoAck ??= this.autoAckContext(keys)) : undefined;
-      const { kind: _kind, ...input } = p;
-      filed = await store.transaction((r) => fileMessage(r, { ...input, decision, ...(autoAck ? { autoAck } : {}) }));
+      filed = await store.transaction((r) => this.fileOne(r, p, keys, autoAck));
     } catch (err) {
       // SQLSTATE class 22 (data exception): the database refuses this message's content and
       // always will; retrying every few seconds forever would leave it invisible in `received`.
@@ -234,11 +312,22 @@ export class IngestService {
       logger.error({ messageId, err: errorMessage(err) }, 'filing a parsed message failed; will retry');
       return false;
     }
+    await this.announce(filed);
+    return true;
+  }
+
+  private async fileOne(r: Repos, p: ParsedReady, keys: Buffer[], autoAck: AutoAckContext | undefined): Promise<Filed> {
+    const decision = await this.thread(r, p.parsed, keys);
+    const { kind: _kind, ...input } = p;
+    return fileMessage(r, { ...input, decision, ...(autoAck && p.queue?.spec.auto_ack ? { autoAck } : {}) });
+  }
+
+  /** After the commit: the events, the outbox and the router hear of it. */
+  private async announce(filed: Filed): Promise<void> {
     for (const n of filed.notices) this.deps.bus.publish(n.type, n.data, n.audience);
     if (filed.outbox) this.deps.onOutbox?.();
     if (filed.route !== null) await this.deps.routing.enqueue(filed.route, filed.created);
     if (filed.agentChanged !== null) await this.deps.routing.agentChanged(filed.agentChanged);
-    return true;
   }
 
   private async quarantine(messageId: number, reason: string): Promise<void> {
@@ -305,16 +394,15 @@ export class IngestService {
     return true;
   }
 
-  private async thread(parsed: ParsedMessage, keys: Buffer[]): Promise<ThreadDecision> {
-    const { store } = this.deps;
+  private async thread(r: Repos, parsed: ParsedMessage, keys: Buffer[]): Promise<ThreadDecision> {
     const want = threadingKeys(parsed, { replyTokenKeys: keys });
     const byMessageId = new Map<string, ConversationRef>();
-    for (const m of await store.repos.conversations.byMessageIds(want.messageIds)) {
+    for (const m of await r.conversations.byMessageIds(want.messageIds)) {
       byMessageId.set(m.message_id, { id: String(m.conversation_id), customerAddress: m.customer_address, state: m.state });
     }
     const ids = [...want.conversationIds.map(Number), ...want.numbers].filter((n) => Number.isSafeInteger(n) && n > 0);
     const byId = new Map<string, ConversationRef>();
-    for (const c of await store.repos.conversations.refs(ids)) byId.set(String(c.id), { id: String(c.id), customerAddress: c.customer_address, state: c.state });
+    for (const c of await r.conversations.refs(ids)) byId.set(String(c.id), { id: String(c.id), customerAddress: c.customer_address, state: c.state });
     const byNumber = new Map([...byId.values()].map((c) => [Number(c.id), c]));
     return resolveThread(parsed, lookupsFromMaps({ byMessageId, byId, byNumber }), { replyTokenKeys: keys });
   }

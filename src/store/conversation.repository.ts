@@ -30,7 +30,7 @@ export interface ConversationFilter {
 /** Every message column but the raw bytes (read those with `raw()`). */
 const MESSAGE_COLUMNS = [
   'id', 'conversation_id', 'mailbox_id', 'direction', 'source_key', 'message_id', 'in_reply_to', 'refs', 'from_address', 'from_name',
-  'to_addrs', 'cc_addrs', 'subject', 'sent_date', 'text_body', 'html_body', 'raw_sha256', 'size', 'ingest_state', 'source_acked_at',
+  'to_addrs', 'cc_addrs', 'subject', 'sent_date', 'text_body', 'html_body', 'display_pending', 'raw_sha256', 'size', 'ingest_state', 'source_acked_at',
   'quarantine_reason', 'classification', 'author_id', 'delivery_state', 'delivery_phase', 'delivery_error', 'delivery_attempts',
   'next_attempt_at', 'sent_at', 'received_at',
 ] as const;
@@ -116,6 +116,8 @@ export class ConversationRepository {
       sentDate: Date | null;
       text: string | null;
       html: string | null;
+      /** The raw bytes hold HTML still to be sanitized when the message is first shown. */
+      displayPending?: boolean;
       classification: unknown;
       quarantineReason: string | null;
     },
@@ -135,6 +137,7 @@ export class ConversationRepository {
         sent_date: f.sentDate,
         text_body: f.text,
         html_body: f.html,
+        display_pending: f.displayPending ?? false,
         classification: JSON.stringify(f.classification),
         quarantine_reason: f.quarantineReason,
         ingest_state: f.quarantineReason === null ? 'done' : 'quarantined',
@@ -240,6 +243,27 @@ export class ConversationRepository {
 
   message(id: number): Promise<MessageRow | undefined> {
     return this.db.selectFrom('messages').select(MESSAGE_COLUMNS).where('id', '=', id).executeTakeFirst() as Promise<MessageRow | undefined>;
+  }
+
+  /**
+   * Stores the HTML prepared for display (sanitized) of a message still pending, with any new
+   * warnings appended to its classification. Undefined when it was no longer pending.
+   */
+  async setDisplayHtml(messageId: number, html: string | null, warnings: string[]): Promise<MessageRow | undefined> {
+    const row = await this.db
+      .updateTable('messages')
+      .set({
+        html_body: html,
+        display_pending: false,
+        ...(warnings.length
+          ? { classification: sql`jsonb_set(coalesce(classification, '{}'::jsonb), '{warnings}', coalesce(classification->'warnings', '[]'::jsonb) || ${JSON.stringify(warnings)}::jsonb)` }
+          : {}),
+      })
+      .where('id', '=', messageId)
+      .where('display_pending', '=', true)
+      .returning(MESSAGE_COLUMNS)
+      .executeTakeFirst();
+    return row as MessageRow | undefined;
   }
 
   async raw(messageId: number): Promise<Buffer | undefined> {

@@ -154,8 +154,15 @@ export class InboundRepository {
   }
 
   /** Messages whose raw bytes are stored but which are not parsed and routed yet, oldest first. */
-  async pending(limit: number): Promise<{ id: number; mailbox_id: number | null; size: number }[]> {
-    return this.db.selectFrom('messages').select(['id', 'mailbox_id', 'size']).where('ingest_state', '=', 'received').orderBy('id').limit(limit).execute();
+  /** Messages waiting to be parsed, oldest first, without their bytes. */
+  pending(limit: number) {
+    return this.db
+      .selectFrom('messages')
+      .select(['id', 'mailbox_id', 'size', 'received_at', 'classification'])
+      .where('ingest_state', '=', 'received')
+      .orderBy('id')
+      .limit(limit)
+      .execute();
   }
 
   /**

@@ -191,6 +191,8 @@ export interface MessagesTable {
   sent_date: NullableTimestamp;
   text_body: string | null;
   html_body: string | null;
+  /** The HTML is still to be sanitized from the raw bytes (on first display). */
+  display_pending: Generated<boolean>;
   raw: Bytes;
   raw_sha256: string;
   size: number;

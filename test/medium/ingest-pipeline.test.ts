@@ -4,7 +4,10 @@
  * mark our reply failed, the detected language as a routing requirement, and retention.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ParserPool } from '../../src/ingest/parser-pool.js';
+import { MessageDisplay } from '../../src/services/message-display.js';
 import { ApiClient } from '../helpers/api-client.js';
+import { rawHtmlMail } from '../helpers/html-mail.js';
 import { eventually, rawMail } from '../helpers/mail.js';
 import { ADMIN_PASSWORD, startRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { startSmtpSink, type SmtpSink } from '../peers/smtp-sink.js';
@@ -92,6 +95,49 @@ describe('ingest pipeline', () => {
     expect(m.conversation_id).not.toBeNull();
     expect(m.text_body).toMatch(/over this queue's limit \(max_message_mb\)/);
     expect(m.size).toBe(big.length);
+  });
+
+  it('HTML is sanitized when the message is first shown (cid: pointing at the stored part), kept, and served from the row after', async () => {
+    const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+    const id = await deliver(
+      rawHtmlMail({
+        subject: 'Broken lamp',
+        html: '<p onclick="steal()">The lamp arrived <b>broken</b>.</p><script>alert(1)</script><img src="cid:photo@customer.example">',
+        inline: [{ cid: 'photo@customer.example', contentType: 'image/png', content: png }],
+      }),
+    );
+    // Filed without sanitizing: the HTML waits in the raw bytes.
+    const filed = await message(id);
+    expect(filed.conversation_id).not.toBeNull();
+    expect(filed).toMatchObject({ ingest_state: 'done', display_pending: true, html_body: null });
+
+    const shown = (await admin.request('GET', `/api/v1/conversations/${filed.conversation_id}`)).body.messages[0];
+    const photo = shown.attachments.find((a: { contentId: string }) => a.contentId === 'photo@customer.example');
+    expect(photo).toBeDefined();
+    expect(shown.html).toContain('<b>broken</b>');
+    expect(shown.html).not.toMatch(/script|onclick|steal/);
+    expect(shown.html).toContain(`src="/api/v1/attachments/${photo.id}"`);
+    // Kept: the row holds the sanitized copy, and the message route serves the same.
+    expect(await message(id)).toMatchObject({ display_pending: false, html_body: shown.html });
+    expect((await admin.request('GET', `/api/v1/messages/${id}`)).body.html).toBe(shown.html);
+  });
+
+  it('HTML that cannot be prepared for display is shown as its text, with a warning that says why', async () => {
+    const id = await deliver(rawHtmlMail({ subject: 'Long newsletter reply', text: 'Please cancel my order.', html: `<p>${'<span>x</span>'.repeat(400)}</p>` }));
+    const { store } = rt.runtime.core;
+    const row = await store.repos.conversations.message(id);
+    expect(row?.display_pending).toBe(true);
+    // A pool whose display limit this HTML exceeds (the server's is 2,000,000 characters).
+    const pool = new ParserPool({ limits: { maxDisplayHtmlChars: 1000 } });
+    try {
+      const [shown] = await new MessageDisplay({ store, pool }).ready([row!], []);
+      expect(shown).toMatchObject({ id, html_body: null, display_pending: false, text_body: expect.stringContaining('Please cancel my order.') });
+      expect((shown!.classification as { warnings: string[] }).warnings).toEqual(expect.arrayContaining([expect.stringMatching(/The HTML \(\d+ characters\) is longer than 1000 and is not shown/)]));
+    } finally {
+      await pool.close();
+    }
+    // Decided once: later readers get the text and the warning from the row.
+    expect((await admin.request('GET', `/api/v1/messages/${id}`)).body).toMatchObject({ html: null, classification: { warnings: expect.arrayContaining([expect.stringMatching(/longer than 1000/)]) } });
   });
 
   it('French text with a French-speaking agent becomes a language requirement; otherwise none', async () => {
