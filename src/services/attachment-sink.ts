@@ -1,20 +1,22 @@
 /**
- * Where the parser's attachment bytes go: straight into attachment_chunks rows in 256 KB
- * chunks as they stream out of the worker, so a 50 MB attachment is never whole in memory.
- * The row is written at the first full chunk, or at the end for an attachment smaller than a
- * chunk (most of them): then row, bytes and completion are one statement.
- * `contentIds` maps each completely stored part's Content-ID to its attachment id (for `cid:`).
+ * Where the parser's attachment bytes go. An attachment larger than one 256 KB chunk streams
+ * straight into attachment_chunks rows as it comes out of the worker, so a 50 MB attachment is
+ * never whole in memory (its row is written at the first full chunk, completed at the end).
+ * A smaller one (most of them) is held in `held` and written with the message when it is filed,
+ * in the same transaction, with the other messages' of its group in one statement
+ * (`AttachmentRepository.insertMany`): a statement per attachment was the ingest's largest
+ * database cost on a backlog. What is held is bounded by the ingest's parse window.
  */
 import type { AttachmentInfo, AttachmentMeta, AttachmentSink, AttachmentWriter } from '../ingest/index.js';
-import type { AttachmentRowInput } from '../store/attachment.repository.js';
+import type { AttachmentRowInput, WholeAttachment } from '../store/attachment.repository.js';
 import type { Store } from '../store/store.js';
 
 const CHUNK = 256 * 1024;
 
-export function databaseAttachmentSink(store: Store, messageId: number): AttachmentSink & { contentIds: Map<string, number> } {
-  const contentIds = new Map<string, number>();
+export function databaseAttachmentSink(store: Store, messageId: number): AttachmentSink & { held: WholeAttachment[] } {
+  const held: WholeAttachment[] = [];
   return {
-    contentIds,
+    held,
     begin(meta: AttachmentMeta): AttachmentWriter {
       const row: AttachmentRowInput = {
         messageId,
@@ -42,12 +44,11 @@ export function databaseAttachmentSink(store: Store, messageId: number): Attachm
         },
         async end(info: AttachmentInfo) {
           if (id === null) {
-            id = await store.repos.attachments.insertWhole({ ...row, data: Buffer.concat(pending), size: info.size, sha256: info.sha256 });
+            held.push({ ...row, data: Buffer.concat(pending), size: info.size, sha256: info.sha256 });
           } else {
             await flush();
             await store.repos.attachments.complete(id, info.size, info.sha256);
           }
-          if (meta.contentId) contentIds.set(meta.contentId, id);
         },
       };
     },

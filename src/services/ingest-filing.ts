@@ -84,10 +84,16 @@ export function withoutNul<T>(v: T): T {
   return v;
 }
 
-export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> {
-  const c: FilingInput = { ...input, parsed: withoutNul(input.parsed), classification: withoutNul(input.classification), decision: withoutNul(input.decision) };
+/** Made by a machine, and neither released by an admin nor routed by its queue's choice. */
+const isAutomated = (c: FilingInput) => !c.force && c.classification.automated && !c.queue?.spec.route_automated;
+
+/** The input as the database can hold it (see `withoutNul`). */
+const storable = (input: FilingInput): FilingInput => ({ ...input, parsed: withoutNul(input.parsed), classification: withoutNul(input.classification), decision: withoutNul(input.decision) });
+
+/** The columns of the message row every outcome writes. */
+function inboundBase(c: FilingInput) {
   const p = c.parsed;
-  const base = {
+  return {
     messageIdHeader: p.messageId,
     inReplyTo: p.inReplyTo[0] ?? null,
     references: p.references,
@@ -102,8 +108,86 @@ export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> 
     displayPending: c.displayPending,
     classification: classificationRecord(c),
   };
+}
+
+/**
+ * Where a message that threads into nothing goes: kept without a conversation (with the
+ * reason), or a new conversation in its mailbox's queue.
+ */
+export function newMessageOutcome(c: FilingInput): { kind: 'kept'; reason: string } | { kind: 'conversation'; queue: NonNullable<FilingInput['queue']> } {
+  if (isAutomated(c)) return { kind: 'kept', reason: `${c.classification.kind}: kept, not routed (${c.classification.signals.join('; ') || 'sent by a machine'})` };
+  if (!c.queue) return { kind: 'kept', reason: 'NO_QUEUE: the mailbox this came from no longer feeds a queue' };
+  if (!c.parsed.from?.address && !c.force) return { kind: 'kept', reason: 'NO_SENDER: the message has no usable From address to reply to' };
+  return { kind: 'conversation', queue: c.queue };
+}
+
+/**
+ * True when `input` (threading into nothing) can be filed by `fileNewMany`: everything but a
+ * bounce of our own message (which marks it failed) and an auto-acknowledgement to queue.
+ */
+export function fileableInGroup(input: FilingInput): boolean {
+  if (input.decision.action !== 'new') return false;
+  if (input.classification.kind === 'bounce' && input.classification.delivery?.originalMessageId) return false;
+  const outcome = newMessageOutcome(input);
+  return !(outcome.kind === 'conversation' && outcome.queue.spec.auto_ack && input.autoAck);
+}
+
+function newConversation(c: FilingInput, queue: NonNullable<FilingInput['queue']>) {
+  const p = c.parsed;
+  return {
+    queueId: queue.id,
+    mailboxId: c.mailboxId,
+    subject: p.subject,
+    customerAddress: p.from?.address || '(unknown sender)',
+    customerName: p.from?.name || null,
+    language: c.language,
+    priority: queue.spec.priority,
+    receivedAt: c.receivedAt,
+    slaDueAt: new Date(c.receivedAt.getTime() + queue.spec.sla_first_response_minutes * 60_000),
+  };
+}
+
+const keptNotice = (messageId: number, reason: string): Notice => ({ type: 'message.quarantined', data: { id: messageId, reason }, audience: { kind: 'roles', roles: ['admin'] } });
+const createdNotice = (conv: ConversationRow, queue: string): Notice => ({ type: 'conversation.updated', data: { id: conv.id, state: conv.state, queue, created: true }, audience: supervisors });
+
+/**
+ * Files messages that thread into nothing (`fileableInGroup`) with one statement per table for
+ * all of them, in their order: on a backlog, four statements per message were most of the
+ * ingest's database time. The same outcome as `fileMessage` for each.
+ */
+export async function fileNewMany(r: Repos, inputs: FilingInput[]): Promise<Filed[]> {
+  const items = inputs.map((input) => {
+    const c = storable(input);
+    return { c, outcome: newMessageOutcome(c) };
+  });
+  const ids = await r.conversations.allocateIds(items.filter((x) => x.outcome.kind === 'conversation').length);
+  const created = await r.conversations.createMany(
+    items.flatMap((x) => (x.outcome.kind === 'conversation' ? [{ ...newConversation(x.c, x.outcome.queue), id: ids.shift()! }] : [])),
+  );
+  const filed: Filed[] = [];
+  const rows: Parameters<Repos['conversations']['fileInboundMany']>[0] = [];
+  const events: Parameters<Repos['conversations']['addEvents']>[0] = [];
+  for (const { c, outcome } of items) {
+    if (outcome.kind === 'kept') {
+      rows.push({ ...inboundBase(c), messageId: c.messageId, conversationId: null, quarantineReason: outcome.reason });
+      filed.push({ notices: [keptNotice(c.messageId, outcome.reason)], route: null, agentChanged: null });
+      continue;
+    }
+    const conv = created.shift()!;
+    rows.push({ ...inboundBase(c), messageId: c.messageId, conversationId: conv.id, quarantineReason: null });
+    events.push({ conversationId: conv.id, type: 'created', actor: 'ingest', data: { messageId: c.messageId, queue: outcome.queue.name } });
+    filed.push({ notices: [createdNotice(conv, outcome.queue.name)], route: conv.id, created: conv, agentChanged: null });
+  }
+  await r.conversations.fileInboundMany(rows);
+  await r.conversations.addEvents(events);
+  return filed;
+}
+
+export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> {
+  const c = storable(input);
+  const p = c.parsed;
+  const base = inboundBase(c);
   await markBounced(r, c);
-  const automated = !c.force && c.classification.automated && !c.queue?.spec.route_automated;
 
   if (c.decision.action !== 'new') {
     const convId = Number(c.decision.conversationId);
@@ -114,7 +198,7 @@ export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> 
       data: { id: convId, state, assigneeId: assignee, newMessageId: c.messageId },
       audience: { kind: 'some', userIds: assignee ? [assignee] : [], roles: ['supervisor'] },
     });
-    if (automated) {
+    if (isAutomated(c)) {
       await r.conversations.addEvent(convId, 'automated-message', 'ingest', { messageId: c.messageId, kind: c.classification.kind });
       return { notices: [notify(conv.state, conv.assignee_id)], route: null, agentChanged: null };
     }
@@ -148,39 +232,21 @@ export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> 
     return { notices: [notify(conv.state, conv.assignee_id)], route: null, agentChanged: null };
   }
 
-  const quarantine = async (reason: string): Promise<Filed> => {
-    await r.conversations.fileInbound(c.messageId, { ...base, conversationId: null, quarantineReason: reason });
-    return { notices: [{ type: 'message.quarantined', data: { id: c.messageId, reason }, audience: { kind: 'roles', roles: ['admin'] } }], route: null, agentChanged: null };
-  };
-  if (automated) return quarantine(`${c.classification.kind}: kept, not routed (${c.classification.signals.join('; ') || 'sent by a machine'})`);
-  if (!c.queue) return quarantine('NO_QUEUE: the mailbox this came from no longer feeds a queue');
-  if (!p.from?.address && !c.force) return quarantine('NO_SENDER: the message has no usable From address to reply to');
-
-  const conv = await r.conversations.create({
-    queueId: c.queue.id,
-    mailboxId: c.mailboxId,
-    subject: p.subject,
-    customerAddress: p.from?.address || '(unknown sender)',
-    customerName: p.from?.name || null,
-    language: c.language,
-    priority: c.queue.spec.priority,
-    receivedAt: c.receivedAt,
-    slaDueAt: new Date(c.receivedAt.getTime() + c.queue.spec.sla_first_response_minutes * 60_000),
-  });
+  const outcome = newMessageOutcome(c);
+  if (outcome.kind === 'kept') {
+    await r.conversations.fileInbound(c.messageId, { ...base, conversationId: null, quarantineReason: outcome.reason });
+    return { notices: [keptNotice(c.messageId, outcome.reason)], route: null, agentChanged: null };
+  }
+  const { queue } = outcome;
+  const conv = await r.conversations.create(newConversation(c, queue));
   await r.conversations.fileInbound(c.messageId, { ...base, conversationId: conv.id, quarantineReason: null });
-  await r.conversations.addEvent(conv.id, 'created', 'ingest', { messageId: c.messageId, queue: c.queue.name });
+  await r.conversations.addEvent(conv.id, 'created', 'ingest', { messageId: c.messageId, queue: queue.name });
   let acked = false;
-  if (c.autoAck && c.queue.spec.auto_ack) {
-    const queueRow = await r.config.findQueue(c.queue.id);
+  if (c.autoAck && queue.spec.auto_ack) {
+    const queueRow = await r.config.findQueue(queue.id);
     const sender = queueRow ? await r.config.findSender(queueRow.sender_id) : undefined;
     const senderFrom = (sender?.spec as { from?: string } | undefined)?.from;
-    if (senderFrom) acked = (await maybeAutoAck(r, { conversation: conv, parsed: p, classification: c.classification, queue: c.queue, senderFrom, ctx: c.autoAck }))?.send ?? false;
+    if (senderFrom) acked = (await maybeAutoAck(r, { conversation: conv, parsed: p, classification: c.classification, queue, senderFrom, ctx: c.autoAck }))?.send ?? false;
   }
-  return {
-    outbox: acked,
-    notices: [{ type: 'conversation.updated', data: { id: conv.id, state: conv.state, queue: c.queue.name, created: true }, audience: supervisors }],
-    route: conv.id,
-    created: conv,
-    agentChanged: null,
-  };
+  return { outbox: acked, notices: [createdNotice(conv, queue.name)], route: conv.id, created: conv, agentChanged: null };
 }

@@ -13,6 +13,7 @@ import type { EventBus } from '../domain/events.js';
 import {
   classifyMessage,
   lookupsFromMaps,
+  normalizeMessageId,
   resolveThread,
   threadingKeys,
   type ConversationRef,
@@ -22,13 +23,14 @@ import {
   type ThreadDecision,
 } from '../ingest/index.js';
 import type { MailboxRow } from '../store/config.repository.js';
+import type { WholeAttachment } from '../store/attachment.repository.js';
 import type { Repos, Store } from '../store/store.js';
 import type { UserRecord } from '../store/user.repository.js';
 import { databaseAttachmentSink } from './attachment-sink.js';
 import type { AutoAckContext } from './auto-ack.js';
 import { fallbackFields } from './ingest-fallback.js';
 import { addressOf } from './reply-composer.js';
-import { fileMessage, type Filed, type FilingInput } from './ingest-filing.js';
+import { fileableInGroup, fileMessage, fileNewMany, type Filed, type FilingInput } from './ingest-filing.js';
 import type { RoutingService } from './routing.service.js';
 import { Wakeup } from './wakeup.js';
 
@@ -64,15 +66,19 @@ const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() })
 /**
  * Messages read per pass, and how many of them are parsed ahead of the one being filed (both
  * workers kept busy while the main thread files), as long as their raw sizes together stay
- * within PARALLEL_BYTES (a backlog of 50 MB messages is taken one at a time). Messages parsed
- * by the time their turn comes are filed together, up to GROUP in one transaction: on a backlog
- * one commit per message was most of the filing's time (a round trip, and on PostgreSQL a
- * flush to disk, each).
+ * within PARALLEL_BYTES (a backlog of 50 MB messages is taken one at a time). Consecutive
+ * messages are filed together, up to GROUP in one transaction: on a backlog one commit and
+ * four statements per message were most of the filing's time (a round trip each, and on
+ * PostgreSQL a flush to disk per commit). A message arriving alone is filed alone, at once.
  */
 const BATCH = 64;
 const PARALLEL = 16;
 const PARALLEL_BYTES = 32 * 1024 * 1024;
 const GROUP = 32;
+/** A group waits for the parse of a next message up to this size; a larger one is not waited for. */
+const WAIT_FOR_BYTES = 1024 * 1024;
+/** Stands for the id of a conversation of the group being filed, not yet written. */
+const PENDING = 'pending-';
 /** Bytes of just-committed messages kept in memory for their parse; older ones are read back. */
 const FRESH_BYTES = 64 * 1024 * 1024;
 
@@ -108,9 +114,24 @@ class FreshRaw {
   }
 }
 
+/** The stored conversations the threading keys of some messages point at (two queries for all of them). */
+async function threadMaps(r: Repos, wants: ReturnType<typeof threadingKeys>[]) {
+  const byMessageId = new Map<string, ConversationRef>();
+  for (const m of await r.conversations.byMessageIds([...new Set(wants.flatMap((w) => w.messageIds))])) {
+    byMessageId.set(m.message_id, { id: String(m.conversation_id), customerAddress: m.customer_address, state: m.state });
+  }
+  const ids = [...new Set(wants.flatMap((w) => [...w.conversationIds.map(Number), ...w.numbers]))].filter((n) => Number.isSafeInteger(n) && n > 0);
+  const byId = new Map<string, ConversationRef>();
+  for (const c of await r.conversations.refs(ids)) byId.set(String(c.id), { id: String(c.id), customerAddress: c.customer_address, state: c.state });
+  const byNumber = new Map([...byId.values()].map((c) => [Number(c.id), c]));
+  return { byMessageId, byId, byNumber };
+}
+
 /** A message parsed and classified, waiting for its turn to be threaded and filed. */
 interface ParsedReady extends Omit<FilingInput, 'decision' | 'autoAck'> {
   kind: 'parsed';
+  /** Its attachments small enough to be held until it is filed (written in the same transaction). */
+  attachments: WholeAttachment[];
 }
 type PendingRow = Awaited<ReturnType<Store['repos']['inbound']['pending']>>[number];
 type Prepared = ParsedReady | { kind: 'done'; ok: boolean } | { kind: 'failed'; err: unknown };
@@ -193,20 +214,21 @@ export class IngestService {
     let allDone = true;
     try {
       for (let i = 0; i < started.length; ) {
-        // This one, and those after it already parsed: filed together, in arrival order.
+        // This one and those after it being parsed, filed together in arrival order. A large
+        // message (slow to parse) that is not ready yet heads the next group instead.
         const group: ParsedReady[] = [];
         do {
           const p = await started[i]!;
           inFlightBytes -= messages[i]!.size;
           i++;
+          fill(i);
           if (p.kind === 'failed') {
             this.deps.logger.error({ messageId: messages[i - 1]!.id, err: errorMessage(p.err) }, 'ingest of a message failed; will retry');
             allDone = false;
           } else if (p.kind === 'done') {
             allDone &&= p.ok;
           } else group.push(p);
-        } while (i < started.length && group.length < GROUP && settled.has(started[i]!));
-        fill(i);
+        } while (i < started.length && group.length < GROUP && (messages[i]!.size <= WAIT_FOR_BYTES || settled.has(started[i]!)));
         if (group.length > 0 && !this.wake.isStopped) allDone = (await this.fileGroup(group, pass)) && allDone;
       }
     } finally {
@@ -262,15 +284,19 @@ export class IngestService {
       parsed,
       classification: classifyMessage(parsed),
       displayPending: parsed.html !== null,
+      attachments: sink.held,
       language: queue && display?.language ? await this.routableLanguage(display.language, queue.spec, pass) : null,
     };
   }
 
   /**
    * Threads and files prepared messages, in their order and after every message that arrived
-   * before them, in one transaction (a reply threads into a conversation created earlier in the
-   * same group: the lookups run inside it). If the group fails, each is filed on its own, so
-   * one message the database refuses does not hold back the others.
+   * before them, in one transaction. The threading lookups of the whole group are read at once;
+   * consecutive messages that thread into nothing (most of a backlog) are filed together with
+   * one statement per table (`fileNewMany`); any other message first writes those before it,
+   * then is threaded and filed on its own inside the same transaction, so a reply still finds
+   * the conversation its original opened a moment earlier. If the group fails, each is filed on
+   * its own, so one message the database refuses does not hold back the others.
    */
   private async fileGroup(group: ParsedReady[], pass: PassLookups): Promise<boolean> {
     if (group.length === 1) return this.file(group[0]!, pass);
@@ -280,7 +306,32 @@ export class IngestService {
     try {
       filed = await this.deps.store.transaction(async (r) => {
         const out: Filed[] = [];
-        for (const p of group) out.push(await this.fileOne(r, p, keys, autoAck));
+        await r.attachments.insertMany(group.flatMap((p) => p.attachments));
+        const wants = group.map((p) => threadingKeys(p.parsed, { replyTokenKeys: keys }));
+        const maps = await threadMaps(r, wants);
+        let run: FilingInput[] = [];
+        const flush = async () => {
+          if (run.length > 0) out.push(...(await fileNewMany(r, run)));
+          run = [];
+        };
+        for (const p of group) {
+          const { kind: _kind, attachments: _held, ...input } = p;
+          const candidate: FilingInput = { ...input, decision: resolveThread(p.parsed, lookupsFromMaps(maps), { replyTokenKeys: keys }), ...(autoAck && p.queue?.spec.auto_ack ? { autoAck } : {}) };
+          // A decision about a conversation of this group not yet written is left to fileOne.
+          if (fileableInGroup(candidate) && !candidate.decision.rejected.some((x) => x.conversationId.startsWith(PENDING))) {
+            run.push(candidate);
+            // A later message of the group answering this one must not be taken for a new one.
+            const id = p.parsed.messageId ? normalizeMessageId(p.parsed.messageId) : null;
+            if (id) maps.byMessageId.set(id, { id: `${PENDING}${p.messageId}`, customerAddress: p.parsed.from?.address ?? '', state: 'queued' });
+            continue;
+          }
+          await flush();
+          const one = await this.fileOne(r, p, keys, autoAck);
+          out.push(one);
+          const id = p.parsed.messageId ? normalizeMessageId(p.parsed.messageId) : null;
+          if (one.created && id) maps.byMessageId.set(id, { id: String(one.created.id), customerAddress: one.created.customer_address, state: one.created.state });
+        }
+        await flush();
         return out;
       });
     } catch (err) {
@@ -289,7 +340,7 @@ export class IngestService {
       for (const p of group) ok = (await this.file(p, pass)) && ok;
       return ok;
     }
-    for (const f of filed) await this.announce(f);
+    await this.announce(...filed);
     return true;
   }
 
@@ -301,7 +352,10 @@ export class IngestService {
     let filed: Filed;
     try {
       const autoAck = queue?.spec.auto_ack ? await (pass.autoAck ??= this.autoAckContext(keys)) : undefined;
-      filed = await store.transaction((r) => this.fileOne(r, p, keys, autoAck));
+      filed = await store.transaction(async (r) => {
+        await r.attachments.insertMany(p.attachments);
+        return this.fileOne(r, p, keys, autoAck);
+      });
     } catch (err) {
       // SQLSTATE class 22 (data exception): the database refuses this message's content and
       // always will; retrying every few seconds forever would leave it invisible in `received`.
@@ -316,18 +370,19 @@ export class IngestService {
     return true;
   }
 
+  /** Threads and files one message (its held attachments already written) inside the caller's transaction. */
   private async fileOne(r: Repos, p: ParsedReady, keys: Buffer[], autoAck: AutoAckContext | undefined): Promise<Filed> {
     const decision = await this.thread(r, p.parsed, keys);
-    const { kind: _kind, ...input } = p;
+    const { kind: _kind, attachments: _held, ...input } = p;
     return fileMessage(r, { ...input, decision, ...(autoAck && p.queue?.spec.auto_ack ? { autoAck } : {}) });
   }
 
-  /** After the commit: the events, the outbox and the router hear of it. */
-  private async announce(filed: Filed): Promise<void> {
-    for (const n of filed.notices) this.deps.bus.publish(n.type, n.data, n.audience);
-    if (filed.outbox) this.deps.onOutbox?.();
-    if (filed.route !== null) await this.deps.routing.enqueue(filed.route, filed.created);
-    if (filed.agentChanged !== null) await this.deps.routing.agentChanged(filed.agentChanged);
+  /** After the commit: the events, the outbox and the router hear of it (the router in one step). */
+  private async announce(...filed: Filed[]): Promise<void> {
+    for (const f of filed) for (const n of f.notices) this.deps.bus.publish(n.type, n.data, n.audience);
+    if (filed.some((f) => f.outbox)) this.deps.onOutbox?.();
+    await this.deps.routing.enqueueMany(filed.flatMap((f) => (f.route !== null ? [{ id: f.route, ...(f.created ? { created: f.created } : {}) }] : [])));
+    for (const f of filed) if (f.agentChanged !== null) await this.deps.routing.agentChanged(f.agentChanged);
   }
 
   private async quarantine(messageId: number, reason: string): Promise<void> {
@@ -395,16 +450,8 @@ export class IngestService {
   }
 
   private async thread(r: Repos, parsed: ParsedMessage, keys: Buffer[]): Promise<ThreadDecision> {
-    const want = threadingKeys(parsed, { replyTokenKeys: keys });
-    const byMessageId = new Map<string, ConversationRef>();
-    for (const m of await r.conversations.byMessageIds(want.messageIds)) {
-      byMessageId.set(m.message_id, { id: String(m.conversation_id), customerAddress: m.customer_address, state: m.state });
-    }
-    const ids = [...want.conversationIds.map(Number), ...want.numbers].filter((n) => Number.isSafeInteger(n) && n > 0);
-    const byId = new Map<string, ConversationRef>();
-    for (const c of await r.conversations.refs(ids)) byId.set(String(c.id), { id: String(c.id), customerAddress: c.customer_address, state: c.state });
-    const byNumber = new Map([...byId.values()].map((c) => [Number(c.id), c]));
-    return resolveThread(parsed, lookupsFromMaps({ byMessageId, byId, byNumber }), { replyTokenKeys: keys });
+    const maps = await threadMaps(r, [threadingKeys(parsed, { replyTokenKeys: keys })]);
+    return resolveThread(parsed, lookupsFromMaps(maps), { replyTokenKeys: keys });
   }
 
   /**

@@ -236,8 +236,15 @@ export class RoutingService {
    * `created`: the row just inserted by the caller, so it need not be read again.
    */
   enqueue(conversationId: number, created?: ConversationRow): Promise<void> {
+    return this.enqueueMany([{ id: conversationId, ...(created ? { created } : {}) }]);
+  }
+
+  /** Several conversations in one step of the router (a group filed by ingest), in order. */
+  enqueueMany(items: { id: number; created?: ConversationRow }[]): Promise<void> {
+    if (items.length === 0) return Promise.resolve();
     return this.serial(async () => {
-      await this.applyCancellations(await this.enqueueRow(conversationId, this.now(), created));
+      const now = this.now();
+      for (const it of items) await this.applyCancellations(await this.enqueueRow(it.id, now, it.created));
       this.schedule();
     });
   }

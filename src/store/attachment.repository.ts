@@ -10,6 +10,12 @@ export interface AttachmentRowInput {
   inline: boolean;
 }
 
+/** An attachment that arrived whole (at most one chunk), with its bytes. */
+export type WholeAttachment = AttachmentRowInput & { data: Uint8Array; size: number; sha256: string };
+
+/** One multi-row attachment statement carries at most this many bytes (its JSON parameter stays small). */
+const INSERT_BYTES = 8 * 1024 * 1024;
+
 export class AttachmentRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -23,20 +29,40 @@ export class AttachmentRepository {
   }
 
   /**
-   * An attachment that arrived whole (one chunk, the common case): its row, complete, and its
-   * bytes in one statement instead of begin + chunk + complete.
+   * Whole attachments of several messages (a group being filed): rows, complete, and bytes in
+   * one statement per INSERT_BYTES, in the order given.
    */
-  async insertWhole(a: AttachmentRowInput & { data: Uint8Array; size: number; sha256: string }): Promise<number> {
-    const r = await sql<{ id: number }>`
-      with a as (
-        insert into attachments (message_id, filename, content_type, content_id, inline, size, sha256, complete)
-        values (${a.messageId}, ${a.filename}, ${a.contentType}, ${a.contentId}, ${a.inline}, ${a.size}, ${a.sha256}, true)
-        returning id
-      ), c as (
-        insert into attachment_chunks (attachment_id, seq, data) select id, 0, ${a.data} from a where ${a.data.length} > 0
-      )
-      select id from a`.execute(this.db);
-    return r.rows[0]!.id;
+  async insertMany(list: readonly WholeAttachment[]): Promise<void> {
+    for (let i = 0; i < list.length; ) {
+      let bytes = 0;
+      let j = i;
+      while (j < list.length && (j === i || bytes + list[j]!.data.length <= INSERT_BYTES)) bytes += list[j++]!.data.length;
+      const json = JSON.stringify(
+        list.slice(i, j).map((a, n) => ({
+          n,
+          message_id: a.messageId,
+          filename: a.filename,
+          content_type: a.contentType,
+          content_id: a.contentId,
+          inline: a.inline,
+          size: a.size,
+          sha256: a.sha256,
+          data: Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).toString('base64'),
+        })),
+      );
+      i = j;
+      await sql`
+        with v as materialized (
+          select nextval(pg_get_serial_sequence('attachments', 'id')) as id, r.*
+          from (select * from jsonb_to_recordset(${json}::jsonb) as x(n integer, message_id bigint, filename text, content_type text, content_id text,
+            inline boolean, size integer, sha256 text, data text) order by n) r
+        ), a as (
+          insert into attachments (id, message_id, filename, content_type, content_id, inline, size, sha256, complete)
+          overriding system value
+          select id, message_id, filename, content_type, content_id, inline, size, sha256, true from v
+        )
+        insert into attachment_chunks (attachment_id, seq, data) select id, 0, decode(data, 'base64') from v where data <> ''`.execute(this.db);
+    }
   }
 
   async chunk(attachmentId: number, seq: number, data: Uint8Array): Promise<void> {

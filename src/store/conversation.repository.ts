@@ -19,6 +19,26 @@ export interface NewConversation {
   slaDueAt: Date | null;
 }
 
+/** What parsing learned about an inbound message, and where it is filed (`fileInbound`). */
+export interface InboundFiling {
+  conversationId: number | null;
+  messageIdHeader: string | null;
+  inReplyTo: string | null;
+  references: string[];
+  fromAddress: string | null;
+  fromName: string | null;
+  to: unknown;
+  cc: unknown;
+  subject: string;
+  sentDate: Date | null;
+  text: string | null;
+  html: string | null;
+  /** The raw bytes hold HTML still to be sanitized when the message is first shown. */
+  displayPending?: boolean;
+  classification: unknown;
+  quarantineReason: string | null;
+}
+
 export interface ConversationFilter {
   states?: ConversationState[];
   queueId?: number;
@@ -55,6 +75,44 @@ export class ConversationRepository {
       })
       .returningAll()
       .executeTakeFirstOrThrow();
+  }
+
+  /**
+   * Several new conversations in one statement (a backlog's group filing), in the order given,
+   * each with the id `allocateIds` handed out for it.
+   */
+  async createMany(rows: (NewConversation & { id: number })[]): Promise<ConversationRow[]> {
+    if (rows.length === 0) return [];
+    const json = JSON.stringify(
+      rows.map((c) => ({
+        id: c.id,
+        queue_id: c.queueId,
+        mailbox_id: c.mailboxId,
+        subject: c.subject,
+        customer_address: c.customerAddress,
+        customer_name: c.customerName,
+        language: c.language,
+        priority: c.priority,
+        received_at: c.receivedAt.toISOString(),
+        sla_due_at: c.slaDueAt?.toISOString() ?? null,
+      })),
+    );
+    const r = await sql<ConversationRow>`
+      insert into conversations (id, queue_id, mailbox_id, subject, customer_address, customer_name, language, priority, received_at, queued_at, sla_due_at)
+      overriding system value
+      select v.id, v.queue_id, v.mailbox_id, v.subject, v.customer_address, v.customer_name, v.language, v.priority, v.received_at, now(), v.sla_due_at
+      from jsonb_to_recordset(${json}::jsonb) as v(id bigint, queue_id bigint, mailbox_id bigint, subject text, customer_address text, customer_name text,
+        language text, priority integer, received_at timestamptz, sla_due_at timestamptz)
+      returning *`.execute(this.db);
+    const byId = new Map(r.rows.map((c) => [c.id, c]));
+    return rows.map((c) => byId.get(c.id)!);
+  }
+
+  /** `count` new conversation ids, in increasing order (for `createMany`). */
+  async allocateIds(count: number): Promise<number[]> {
+    if (count === 0) return [];
+    const r = await sql<{ id: number }>`select nextval(pg_get_serial_sequence('conversations', 'id')) as id from generate_series(1, ${count}::int)`.execute(this.db);
+    return r.rows.map((x) => Number(x.id)).sort((a, b) => a - b);
   }
 
   /** An outgoing message, queued in the outbox with its final bytes. Returns its id. */
@@ -101,27 +159,7 @@ export class ConversationRepository {
   }
 
   /** Stores what parsing learned about an inbound message and files it (or not) in a conversation. */
-  async fileInbound(
-    messageId: number,
-    f: {
-      conversationId: number | null;
-      messageIdHeader: string | null;
-      inReplyTo: string | null;
-      references: string[];
-      fromAddress: string | null;
-      fromName: string | null;
-      to: unknown;
-      cc: unknown;
-      subject: string;
-      sentDate: Date | null;
-      text: string | null;
-      html: string | null;
-      /** The raw bytes hold HTML still to be sanitized when the message is first shown. */
-      displayPending?: boolean;
-      classification: unknown;
-      quarantineReason: string | null;
-    },
-  ): Promise<void> {
+  async fileInbound(messageId: number, f: InboundFiling): Promise<void> {
     await this.db
       .updateTable('messages')
       .set({
@@ -144,6 +182,52 @@ export class ConversationRepository {
       })
       .where('id', '=', messageId)
       .execute();
+  }
+
+  /** `fileInbound` for several messages in one statement (a backlog's group filing). */
+  async fileInboundMany(rows: (InboundFiling & { messageId: number })[]): Promise<void> {
+    if (rows.length === 0) return;
+    const json = JSON.stringify(
+      rows.map((f) => ({
+        id: f.messageId,
+        conversation_id: f.conversationId,
+        message_id: f.messageIdHeader,
+        in_reply_to: f.inReplyTo,
+        refs: f.references,
+        from_address: f.fromAddress,
+        from_name: f.fromName,
+        to_addrs: f.to,
+        cc_addrs: f.cc,
+        subject: f.subject,
+        sent_date: f.sentDate?.toISOString() ?? null,
+        text_body: f.text,
+        html_body: f.html,
+        display_pending: f.displayPending ?? false,
+        classification: f.classification,
+        quarantine_reason: f.quarantineReason,
+      })),
+    );
+    await sql`
+      update messages as m set conversation_id = v.conversation_id, message_id = v.message_id, in_reply_to = v.in_reply_to, refs = v.refs,
+        from_address = v.from_address, from_name = v.from_name, to_addrs = v.to_addrs, cc_addrs = v.cc_addrs, subject = v.subject,
+        sent_date = v.sent_date, text_body = v.text_body, html_body = v.html_body, display_pending = v.display_pending,
+        classification = v.classification, quarantine_reason = v.quarantine_reason,
+        ingest_state = case when v.quarantine_reason is null then 'done' else 'quarantined' end
+      from jsonb_to_recordset(${json}::jsonb) as v(id bigint, conversation_id bigint, message_id text, in_reply_to text, refs text[],
+        from_address text, from_name text, to_addrs jsonb, cc_addrs jsonb, subject text, sent_date timestamptz, text_body text, html_body text,
+        display_pending boolean, classification jsonb, quarantine_reason text)
+      where m.id = v.id`.execute(this.db);
+  }
+
+  /** Several conversation events in one statement. */
+  async addEvents(rows: { conversationId: number; type: string; actor: string; data?: unknown }[]): Promise<void> {
+    if (rows.length === 0) return;
+    const json = JSON.stringify(rows.map((e) => ({ conversation_id: e.conversationId, type: e.type, actor: e.actor, data: e.data ?? null })));
+    await sql`
+      insert into conversation_events (conversation_id, type, actor, data)
+      select (e.v->>'conversation_id')::bigint, e.v->>'type', e.v->>'actor', nullif(e.v->'data', 'null'::jsonb)
+      from jsonb_array_elements(${json}::jsonb) with ordinality as e(v, n)
+      order by e.n`.execute(this.db);
   }
 
   /** Quarantines a message that could not be parsed: stored, visible to admins, not routed. */

@@ -29,6 +29,23 @@ describe('ingest pipeline', () => {
     await eventually(async () => (await store.db.selectFrom('messages').select('ingest_state').where('id', '=', id).executeTakeFirst())?.ingest_state !== 'received', 15_000, `message ${id} processed`);
     return id;
   };
+  /** Commits several messages in one batch (as a backlog arrives), and waits until all are processed. */
+  const deliverBatch = async (raws: Buffer[]): Promise<number[]> => {
+    const { store } = rt.runtime.core;
+    const first = seq + 1;
+    seq += raws.length;
+    const r = await store.transaction((x) =>
+      x.inbound.commitBatch(mailboxId, {
+        messages: raws.map((raw, i) => ({ key: `test:${first + i}`, raw, internalDate: null })),
+        position: { uidvalidity: 1, lastUid: first + raws.length - 1, highestModseq: null, cursor: null },
+        reset: false,
+      }),
+    );
+    rt.runtime.mail.ingest.kick(r.inserted.map((m, i) => ({ id: m.id, raw: raws[i]! })));
+    const ids = r.inserted.map((m) => m.id);
+    await eventually(async () => (await store.db.selectFrom('messages').select('id').where('id', 'in', ids).where('ingest_state', '=', 'received').execute()).length === 0, 30_000, 'batch filed');
+    return ids;
+  };
   const message = (id: number) => rt.runtime.core.store.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
 
   beforeAll(async () => {
@@ -207,24 +224,51 @@ describe('ingest pipeline', () => {
         rawMail({ inReplyTo: id, references: [id], subject: `Re: Order question ${i}`, body: `Any news on order ${i}?` }),
       ];
     }).flat();
-    const first = seq + 1;
-    const r = await store.transaction((x) =>
-      x.inbound.commitBatch(mailboxId, {
-        messages: pairs.map((raw, i) => ({ key: `test:${first + i}`, raw, internalDate: null })),
-        position: { uidvalidity: 1, lastUid: first + pairs.length - 1, highestModseq: null, cursor: null },
-        reset: false,
-      }),
-    );
-    seq += pairs.length;
-    rt.runtime.mail.ingest.kick();
-    const ids = r.inserted.map((m) => m.id);
-    await eventually(async () => (await store.db.selectFrom('messages').select('id').where('id', 'in', ids).where('ingest_state', '=', 'received').execute()).length === 0, 30_000, 'backlog filed');
+    const ids = await deliverBatch(pairs);
     const rows = await store.db.selectFrom('messages').select(['id', 'conversation_id']).where('id', 'in', ids).orderBy('id').execute();
     for (let i = 0; i < rows.length; i += 2) {
       expect(rows[i]!.conversation_id).not.toBeNull();
       expect(rows[i + 1]!.conversation_id).toBe(rows[i]!.conversation_id);
     }
     expect(new Set(rows.map((x) => x.conversation_id)).size).toBe(6);
+  });
+
+  it('a batch is filed as each message would be alone: new, in-batch replies, a forged reference, kept machine mail, no sender, language', async () => {
+    const { store } = rt.runtime.core;
+    const a = `batch-a-${seq}@customer.example`;
+    const raws = [
+      rawMail({ messageId: a, subject: 'Invoice twice' }),
+      rawMail({ inReplyTo: a, references: [a], subject: 'Re: Invoice twice', body: 'Any news?' }),
+      rawMail({ from: 'Mallory <mallory@elsewhere.example>', inReplyTo: a, references: [a], subject: 'Re: Invoice twice', body: 'Let me in.' }),
+      rawMail({ subject: 'Out of office', headers: { 'Auto-Submitted': 'auto-replied' }, body: 'Back on Monday.' }),
+      Buffer.from('To: support@example.com\r\nSubject: Nobody\r\nMessage-ID: <nobody-' + seq + '@x.example>\r\n\r\nWho sent this?\r\n'),
+      rawMail({ from: 'Aline <aline@customer.example>', subject: 'Colis perdu', body: "Bonjour, mon colis n'est jamais arrivé et le suivi ne bouge plus depuis dix jours. Pouvez-vous m'aider, s'il vous plaît ?" }),
+    ];
+    const ids = await deliverBatch(raws);
+    const rows = await Promise.all(ids.map((id) => message(id)));
+    const [orig, reply, forged, auto, nobody, french] = rows as [(typeof rows)[number], ...(typeof rows)[number][]];
+    expect(orig.conversation_id).not.toBeNull();
+    expect(reply!.conversation_id).toBe(orig.conversation_id);
+    expect(forged!.conversation_id).not.toBeNull();
+    expect(forged!.conversation_id).not.toBe(orig.conversation_id);
+    // The refused candidate names the real conversation, never a placeholder.
+    expect((forged!.classification as { thread: { rejected: { conversationId: string; reason: string }[] } }).thread.rejected).toEqual([
+      expect.objectContaining({ conversationId: String(orig.conversation_id), reason: 'sender-mismatch' }),
+    ]);
+    expect(auto).toMatchObject({ conversation_id: null, ingest_state: 'quarantined', quarantine_reason: expect.stringMatching(/^auto-reply: kept, not routed/) });
+    expect(nobody).toMatchObject({ conversation_id: null, quarantine_reason: expect.stringMatching(/^NO_SENDER/) });
+    const conv = async (id: number) => (await store.repos.conversations.get(id))!;
+    expect(await conv(orig.conversation_id!)).toMatchObject({ subject: 'Invoice twice', customer_address: 'carla@customer.example', customer_name: 'Carla Customer', state: 'queued', priority: 5 });
+    expect((await conv(orig.conversation_id!)).sla_due_at).toBeInstanceOf(Date);
+    expect(await conv(french!.conversation_id!)).toMatchObject({ language: 'fr', customer_address: 'aline@customer.example' });
+    expect(orig).toMatchObject({ ingest_state: 'done', subject: 'Invoice twice', from_address: 'carla@customer.example', refs: [], message_id: a });
+    expect(reply).toMatchObject({ in_reply_to: a, refs: [a] });
+    for (const c of [orig, forged!, french!]) {
+      expect((await store.repos.conversations.events(c.conversation_id!)).map((e) => e.type)).toEqual(expect.arrayContaining(['created']));
+    }
+    expect((await store.repos.conversations.events(orig.conversation_id!)).map((e) => e.type)).toEqual(['created', 'customer-replied']);
+    // Filed as a group (its multi-row statements), not one by one after the group failed.
+    expect(rt.logs.join('')).not.toContain('filing a group of messages failed');
   });
 
   it('retention purges handled conversations past the limit, keeps newer ones and the imported keys', async () => {

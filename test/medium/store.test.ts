@@ -111,16 +111,33 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
 
     // Reading for a parse clears what an interrupted parse stored, only while the message is `received`.
     const [received, filed] = ids as [number, number];
-    for (const messageId of [received, filed]) {
-      const id = await store.repos.attachments.insertWhole({ messageId, filename: 'a.txt', contentType: 'text/plain', contentId: null, inline: false, data: Buffer.from('abc'), size: 3, sha256: 'x' });
-      const chunks = await store.db.selectFrom('attachment_chunks').select('data').where('attachment_id', '=', id).execute();
-      expect(chunks.map((c) => Buffer.from(c.data).toString())).toEqual(['abc']);
-    }
+    // Whole attachments of several messages in one statement: rows complete, bytes exact, in order.
+    const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    await store.repos.attachments.insertMany([
+      { messageId: received, filename: 'a.txt', contentType: 'text/plain', contentId: null, inline: false, data: Buffer.from('abc'), size: 3, sha256: 'x' },
+      { messageId: filed, filename: 'b.bin', contentType: 'application/octet-stream', contentId: 'img@x', inline: true, data: binary, size: 256, sha256: 'y' },
+      { messageId: filed, filename: 'empty.txt', contentType: 'text/plain', contentId: null, inline: false, data: Buffer.alloc(0), size: 0, sha256: 'z' },
+    ]);
+    const stored = await store.db
+      .selectFrom('attachments')
+      .leftJoin('attachment_chunks', 'attachment_chunks.attachment_id', 'attachments.id')
+      .select(['attachments.id', 'message_id', 'filename', 'content_id', 'inline', 'size', 'complete', 'data'])
+      .where('message_id', 'in', [received, filed])
+      .orderBy('attachments.id')
+      .execute();
+    expect(stored.map((a) => [a.message_id, a.filename, a.content_id, a.inline, a.size, a.complete])).toEqual([
+      [received, 'a.txt', null, false, 3, true],
+      [filed, 'b.bin', 'img@x', true, 256, true],
+      [filed, 'empty.txt', null, false, 0, true],
+    ]);
+    expect(Buffer.from(stored[0]!.data!).toString()).toBe('abc');
+    expect(Buffer.from(stored[1]!.data!).equals(binary)).toBe(true);
+    expect(stored[2]!.data).toBeNull();
     await store.db.updateTable('messages').set({ ingest_state: 'done' }).where('id', '=', filed).execute();
     expect((await store.repos.inbound.forParsing(received))?.ingest_state).toBe('received');
     expect(await store.repos.attachments.count(received)).toBe(0);
     expect((await store.repos.inbound.forParsing(filed))?.ingest_state).toBe('done');
-    expect(await store.repos.attachments.count(filed)).toBe(1);
+    expect(await store.repos.attachments.count(filed)).toBe(2);
   });
 
   it('bytea round-trips byte for byte', async () => {
