@@ -56,10 +56,11 @@ async function client(dovecot: DovecotPeer): Promise<ImapFlow> {
 }
 
 /** The baseline: one FETCH of the whole folder, simpleParser on each message as it arrives. */
-async function baseline(dovecot: DovecotPeer): Promise<{ ms: number; count: number; failed: number; bytes: number }> {
+async function baseline(dovecot: DovecotPeer): Promise<{ ms: number; cpuMs: number; count: number; failed: number; bytes: number }> {
   const c = await client(dovecot);
   try {
     const t = performance.now();
+    const cpu = process.cpuUsage();
     const lock = await c.getMailboxLock('INBOX');
     let count = 0;
     let failed = 0;
@@ -73,15 +74,22 @@ async function baseline(dovecot: DovecotPeer): Promise<{ ms: number; count: numb
     } finally {
       lock.release();
     }
-    return { ms: performance.now() - t, count, failed, bytes };
+    return { ms: performance.now() - t, cpuMs: cpuMs(cpu), count, failed, bytes };
   } finally {
     await c.logout().catch(() => c.close());
   }
 }
 
+/** CPU time of this process (every thread: main, parser workers, PGlite) since `since`. */
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
 interface MailroomRun {
   storedMs: number;
   filedMs: number;
+  cpuMs: number;
   counts: Record<string, number>;
 }
 
@@ -136,6 +144,7 @@ mailboxes:
   - { name: backlog, protocol: imap, host: 127.0.0.1, port: ${dovecot.imapPort}, security: none, auth: { user: backlog, password: backlog-pw }, queue: support }
 `;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await runtime.core.config.apply(config, SYSTEM_ACTOR, {});
     let storedMs = 0;
     let lastLog = 0;
@@ -153,8 +162,9 @@ mailboxes:
       await sleep(100);
     }
     const filedMs = performance.now() - t0;
+    const cpu = cpuMs(cpu0);
     const byState = await sql<{ state: string; n: number }>`select case when conversation_id is not null then 'conversation' else ingest_state end as state, count(*)::int as n from messages where direction = 'inbound' group by 1`.execute(store.db);
-    return { storedMs, filedMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
+    return { storedMs, filedMs, cpuMs: cpu, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -201,6 +211,9 @@ const bench: Bench = {
       const baseServer = after ? rate((between.ms + after.ms) / 2) : NaN;
       const ratioServer = server ? rate(server.filedMs) / baseServer : NaN;
       const loadAfter = os.loadavg().map((v) => round(v, 2));
+      // CPU per message of this process (Dovecot and the PostgreSQL server not counted).
+      const perMsg = (ms: number) => round(ms / count, 2);
+      const baseCpu = perMsg((before.cpuMs + between.cpuMs) / 2);
       const rows = [
         '| run | messages/s | ratio to the baseline |',
         '|---|---|---|',
@@ -230,6 +243,9 @@ const bench: Bench = {
           postgres_filed_msgs_per_s: server ? round(rate(server.filedMs), 0) : null,
           postgres_ratio_vs_baseline: server ? round(ratioServer, 2) : null,
           simpleparser_failures: before.failed,
+          baseline_cpu_ms_per_msg: baseCpu,
+          mailroom_cpu_ms_per_msg: perMsg(embedded.cpuMs),
+          postgres_cpu_ms_per_msg: server ? perMsg(server.cpuMs) : null,
           filed_as: Object.entries(embedded.counts)
             .map(([k, v]) => `${k} ${v}`)
             .join(', '),
@@ -244,6 +260,7 @@ const bench: Bench = {
         notes: [
           `Messages: ${source}, each copy unique by an X-Bench-Copy header.`,
           '"stored" = raw bytes and position committed (the connector\'s part, while ingest runs beside it); "filed" = parsed, threaded, filed and routed (the whole pipeline).',
+          `CPU of this process per message (every thread; Dovecot and the PostgreSQL server not counted): baseline ${baseCpu} ms, Mailroom embedded ${perMsg(embedded.cpuMs)} ms${server ? `, Mailroom on PostgreSQL ${perMsg(server.cpuMs)} ms` : ''}. At half the baseline's rate (${Math.round(baseEmbedded / 2)} messages/s) two fully used cores allow at most ${round(4000 / baseEmbedded, 2)} ms of CPU per message, Dovecot's included.`,
           'Shared 2-core machine: see the load averages (1, 5, 15 min) before and after the run; compare the ratio, not absolute figures across runs.',
         ],
       };

@@ -59,12 +59,15 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
 
   it('runs only the half asked for: ingest detects the language, the first display sanitizes', async () => {
     const raw = rawMessage({ From: 'a@example.com', 'Content-Type': 'text/html; charset=utf-8' }, '<p>Bonjour, je voudrais savoir où en est ma commande, merci beaucoup.</p><script>x()</script>');
-    const ingest = await parseMessage(raw, { display: { html: false, language: true } });
+    const ingest = await parseMessage(raw, { display: { html: false, language: true }, omitHtml: true });
     if (!ingest.ok) throw new Error(ingest.failure.reason);
     expect(ingest.message.display).toMatchObject({ html: null, language: { language: 'fr' } });
+    // Ingest does not carry the HTML itself back from the worker, only that there is some.
+    expect(ingest.message).toMatchObject({ html: null, hasHtml: true });
     const shown = await parseMessage(raw, { display: { html: true, language: false } });
     if (!shown.ok) throw new Error(shown.failure.reason);
     expect(shown.message.display!.language).toBeNull();
+    expect(shown.message.hasHtml && shown.message.html).toContain('<script>');
     expect(shown.message.display!.html).toContain('Bonjour');
     expect(shown.message.display!.html).not.toContain('script');
     const neither = await parseMessage(raw, { display: { html: false, language: false } });

@@ -55,6 +55,8 @@ export interface CoreContext {
   onBytes?: (total: number) => void;
   /** Also prepare what the display needs (`ParsedMessage.display`). */
   display?: DisplayWanted | null;
+  /** Leave the HTML out of the result (`ParseOptions.omitHtml`). */
+  omitHtml?: boolean;
 }
 
 const NULL_SINK: AttachmentSink = { begin: () => ({ write: () => undefined, end: () => undefined }) };
@@ -264,6 +266,7 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
       message.warnings.push(`The HTML (${message.html.length} characters) is longer than ${limits.maxDisplayHtmlChars} and is not shown; the text is shown instead`);
     }
   }
+  if (ctx.omitHtml) message.html = null;
   return message;
 }
 
@@ -317,6 +320,7 @@ export async function parseMessage(raw: RawMessage, options: ParseOptions = {}):
       extraHeaders: options.extraHeaders ?? [],
       signal: controller.signal,
       display: displayWanted(options.display),
+      omitHtml: options.omitHtml === true,
       onBytes: (n) => {
         bytes = Math.max(bytes, n);
       },

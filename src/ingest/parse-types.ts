@@ -154,8 +154,10 @@ export interface ParsedMessage {
   text: string | null;
   /** Where `text` came from: a text part, converted from the HTML (html-to-text), or none. */
   textSource: 'text' | 'html' | 'none';
-  /** The HTML body as sent: UNSANITIZED. Never show it without `sanitizeHtml`. */
+  /** The HTML body as sent: UNSANITIZED. Never show it without `sanitizeHtml`. Null with `ParseOptions.omitHtml`. */
   html: string | null;
+  /** The message has an HTML body (also when `omitHtml` left it out of `html`). */
+  hasHtml: boolean;
   attachments: AttachmentInfo[];
   reportParts: ReportPart[];
   embeddedMessages: EmbeddedMessageInfo[];
@@ -326,6 +328,11 @@ export interface ParseOptions {
   extraHeaders?: readonly string[];
   /** Also sanitize the HTML and/or detect the language (`ParsedMessage.display`), within the limits. */
   display?: boolean | DisplayWanted;
+  /**
+   * Leave the HTML body out of the result (`hasHtml` still tells): a caller that does not use
+   * it spares copying it from the worker (ingest: the HTML is prepared on first display).
+   */
+  omitHtml?: boolean;
 }
 
 /** Raw RFC 5322 bytes: one buffer, or chunks as they arrive (an IMAP fetch stream). */

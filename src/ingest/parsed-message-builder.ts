@@ -105,6 +105,7 @@ export function buildParsedMessage(parts: CollectedParts, limits: ParseLimits, e
     text,
     textSource,
     html,
+    hasHtml: html !== null,
     attachments: parts.attachments,
     reportParts: parts.reportParts,
     embeddedMessages: parts.embeddedHeaderLines.slice(0, MAX_EMBEDDED).map(describeEmbedded),

@@ -28,6 +28,13 @@ describe('ParserPool', () => {
     expect(a.ok && a.message.from?.address).toBe('ann@example.com');
   });
 
+  it('leaves the HTML in the worker when asked (omitHtml), saying only that there was some', async () => {
+    const html = Buffer.from('From: ann@example.com\r\nSubject: Hi\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hello <b>there</b></p>\r\n');
+    const [kept, omitted] = await Promise.all([pool.parse(html), pool.parse(html, { omitHtml: true })]);
+    expect(kept.ok && kept.message).toMatchObject({ html: expect.stringContaining('<b>there</b>'), hasHtml: true });
+    expect(omitted.ok && omitted.message).toMatchObject({ html: null, hasHtml: true, text: expect.stringContaining('Hello there') });
+  });
+
   it('parses more messages than workers concurrently', async () => {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.parse(rawMessage({ From: 'a@example.com', Subject: `n${i}` }))));
     expect(results.map((r) => r.ok && r.message.subject)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));

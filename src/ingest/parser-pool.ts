@@ -103,7 +103,7 @@ export class ParserPool {
       return Promise.resolve({ ok: false, failure: parseFailure('PARSE_TOO_LARGE', `The message is larger than ${Math.round(limits.maxMessageBytes / 2 ** 20)} MB`) });
     }
     return new Promise((resolve) => {
-      this.queue.push(new PoolJob(this.nextId++, raw, limits, options.sink, [...(options.extraHeaders ?? [])], displayWanted(options.display), resolve));
+      this.queue.push(new PoolJob(this.nextId++, raw, limits, options.sink, [...(options.extraHeaders ?? [])], displayWanted(options.display), options.omitHtml === true, resolve));
       this.fill();
       this.dispatch();
       this.updateRefs();
@@ -223,7 +223,7 @@ export class ParserPool {
         else this.kill(slot, job, timeoutFailure(job.budget?.pausedFor() ?? null, timeLimitFor(job.limits, Math.max(known, job.sent))));
       },
     });
-    const base = { type: 'job' as const, id: job.id, limits: job.limits, extraHeaders: job.extraHeaders, display: job.display, attachments: job.sink !== undefined };
+    const base = { type: 'job' as const, id: job.id, limits: job.limits, extraHeaders: job.extraHeaders, display: job.display, omitHtml: job.omitHtml, attachments: job.sink !== undefined };
     if (job.raw instanceof Uint8Array && job.raw.length <= INPUT_CHUNK_BYTES) {
       // The common case: the whole message in the job message, one copy, transferred.
       const copy = new Uint8Array(job.raw); // a copy (Buffer#slice would be a view: never transfer the caller's memory)

@@ -21,7 +21,7 @@ export type ToWorker =
    * Starts a job; `chunk`/`end` let a small message travel in the same message. Without
    * `attachments` the caller has no sink: the worker only measures and hashes attachment bytes.
    */
-  | { type: 'job'; id: number; limits: ParseLimits; extraHeaders: string[]; display: DisplayWanted | null; chunk: ArrayBuffer | null; end: boolean; attachments: boolean }
+  | { type: 'job'; id: number; limits: ParseLimits; extraHeaders: string[]; display: DisplayWanted | null; omitHtml: boolean; chunk: ArrayBuffer | null; end: boolean; attachments: boolean }
   | { type: 'chunk'; id: number; data: ArrayBuffer }
   | { type: 'end'; id: number }
   /** The sink stored `bytes` more attachment bytes: the worker may send that many more. */

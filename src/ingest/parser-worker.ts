@@ -185,7 +185,7 @@ async function run(msg: Extract<ToWorker, { type: 'job' }>): Promise<void> {
   if (msg.end) job.input.end();
   let result: ParseResult;
   try {
-    const message = await parseCore(job.input, { limits: msg.limits, sink: job.sink ?? LOCAL_NULL_SINK, extraHeaders: msg.extraHeaders, display: msg.display, signal: job.controller.signal });
+    const message = await parseCore(job.input, { limits: msg.limits, sink: job.sink ?? LOCAL_NULL_SINK, extraHeaders: msg.extraHeaders, display: msg.display, omitHtml: msg.omitHtml, signal: job.controller.signal });
     result = { ok: true, message };
   } catch (err) {
     result = { ok: false, failure: failureFromError(job.controller.signal.aborted ? job.controller.signal.reason : err) };

@@ -40,6 +40,7 @@ export class PoolJob {
     readonly sink: AttachmentSink | undefined,
     readonly extraHeaders: string[],
     readonly display: DisplayWanted | null,
+    readonly omitHtml: boolean,
     readonly resolve: (r: ParseResult) => void,
   ) {}
 

@@ -71,7 +71,7 @@ const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() })
  * four statements per message were most of the filing's time (a round trip each, and on
  * PostgreSQL a flush to disk per commit). A message arriving alone is filed alone, at once.
  */
-const BATCH = 64;
+const BATCH = 256;
 const PARALLEL = 16;
 const PARALLEL_BYTES = 32 * 1024 * 1024;
 const GROUP = 32;
@@ -256,6 +256,7 @@ export class IngestService {
       sink,
       // The language is needed to route it; the HTML is sanitized when it is first shown.
       display: { html: false, language: queue?.spec.language === 'auto' },
+      omitHtml: true,
       ...(queue ? { limits: { maxMessageBytes: queue.spec.max_message_mb * 1024 * 1024 } } : {}),
     });
     if (!result.ok) {
@@ -283,7 +284,7 @@ export class IngestService {
       force,
       parsed,
       classification: classifyMessage(parsed),
-      displayPending: parsed.html !== null,
+      displayPending: parsed.hasHtml,
       attachments: sink.held,
       language: queue && display?.language ? await this.routableLanguage(display.language, queue.spec, pass) : null,
     };
