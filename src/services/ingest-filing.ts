@@ -9,6 +9,7 @@ import { normalizeMessageId, type Classification, type ParsedMessage, type Threa
 import type { Audience } from '../domain/events.js';
 import type { Repos } from '../store/store.js';
 import type { ConversationRow } from '../store/conversation.repository.js';
+import { storable } from '../store/storable.js';
 import { maybeAutoAck, type AutoAckContext } from './auto-ack.js';
 import type { Notice } from './routing-apply.js';
 
@@ -70,25 +71,11 @@ async function markBounced(r: Repos, c: FilingInput): Promise<void> {
   await r.outbox.markFailed(original.id, `BOUNCED: ${detail || 'the receiving server returned the message'}`);
 }
 
-/**
- * PostgreSQL's text and jsonb cannot hold U+0000 (SQLSTATE 22021, 22P05), yet a decoded body or
- * header can contain it (`=00`, base64, a NUL in an 8-bit part). The raw bytes keep it; the
- * parsed copy shows U+FFFD in its place. Dates, buffers and other objects are kept as they are.
- */
-export function withoutNul<T>(v: T): T {
-  if (typeof v === 'string') return (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v) as T;
-  if (Array.isArray(v)) return v.map((x: unknown) => withoutNul(x)) as T;
-  if (v !== null && typeof v === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(v))) {
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, withoutNul(x)])) as T;
-  }
-  return v;
-}
-
 /** Made by a machine, and neither released by an admin nor routed by its queue's choice. */
 const isAutomated = (c: FilingInput) => !c.force && c.classification.automated && !c.queue?.spec.route_automated;
 
-/** The input as the database can hold it (see `withoutNul`). */
-const storable = (input: FilingInput): FilingInput => ({ ...input, parsed: withoutNul(input.parsed), classification: withoutNul(input.classification), decision: withoutNul(input.decision) });
+/** The input as the database can hold it (see `storable`). */
+const storableInput = (input: FilingInput): FilingInput => ({ ...input, parsed: storable(input.parsed), classification: storable(input.classification), decision: storable(input.decision) });
 
 /** The columns of the message row every outcome writes. */
 function inboundBase(c: FilingInput) {
@@ -157,7 +144,7 @@ const createdNotice = (conv: ConversationRow, queue: string): Notice => ({ type:
  */
 export async function fileNewMany(r: Repos, inputs: FilingInput[]): Promise<Filed[]> {
   const items = inputs.map((input) => {
-    const c = storable(input);
+    const c = storableInput(input);
     return { c, outcome: newMessageOutcome(c) };
   });
   const ids = await r.conversations.allocateIds(items.filter((x) => x.outcome.kind === 'conversation').length);
@@ -184,7 +171,7 @@ export async function fileNewMany(r: Repos, inputs: FilingInput[]): Promise<File
 }
 
 export async function fileMessage(r: Repos, input: FilingInput): Promise<Filed> {
-  const c = storable(input);
+  const c = storableInput(input);
   const p = c.parsed;
   const base = inboundBase(c);
   await markBounced(r, c);

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { resolveDisplayHtml, type ParserPool } from '../ingest/index.js';
 import type { MessageRow } from '../store/conversation.repository.js';
 import type { Store } from '../store/store.js';
-import { withoutNul } from './ingest-filing.js';
+import { storable } from '../store/storable.js';
 
 export interface MessageDisplayDeps {
   store: Store;
@@ -69,7 +69,7 @@ export class MessageDisplay {
       logger?.warn({ messageId: m.id, code: result.failure.code, reason: result.failure.reason }, 'the HTML could not be prepared for display');
       warnings = [`The HTML could not be prepared for display (${result.failure.code}: ${result.failure.reason}); the text is shown instead`];
     }
-    return (await store.repos.conversations.setDisplayHtml(m.id, withoutNul(html), withoutNul(warnings))) ?? (await store.repos.conversations.message(m.id)) ?? m;
+    return (await store.repos.conversations.setDisplayHtml(m.id, storable(html), storable(warnings))) ?? (await store.repos.conversations.message(m.id)) ?? m;
   }
 }
 

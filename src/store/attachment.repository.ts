@@ -1,6 +1,7 @@
 /** Writing attachments as they stream out of the parser: a row, then its chunks, then "complete". */
 import { sql, type Kysely } from 'kysely';
 import type { DB } from './schema.js';
+import { storable } from './storable.js';
 
 export interface AttachmentRowInput {
   messageId: number;
@@ -41,9 +42,9 @@ export class AttachmentRepository {
         list.slice(i, j).map((a, n) => ({
           n,
           message_id: a.messageId,
-          filename: a.filename,
-          content_type: a.contentType,
-          content_id: a.contentId,
+          filename: storable(a.filename),
+          content_type: storable(a.contentType),
+          content_id: storable(a.contentId),
           inline: a.inline,
           size: a.size,
           sha256: a.sha256,

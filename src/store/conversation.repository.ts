@@ -55,24 +55,25 @@ const MESSAGE_COLUMNS = [
   'next_attempt_at', 'sent_at', 'received_at',
 ] as const;
 
+const conversationColumns = (c: NewConversation) => ({
+  queue_id: c.queueId,
+  mailbox_id: c.mailboxId,
+  subject: c.subject,
+  customer_address: c.customerAddress,
+  customer_name: c.customerName,
+  language: c.language,
+  priority: c.priority,
+  received_at: c.receivedAt,
+  sla_due_at: c.slaDueAt,
+});
+
 export class ConversationRepository {
   constructor(private readonly db: Kysely<DB>) {}
 
   async create(c: NewConversation): Promise<ConversationRow> {
     return this.db
       .insertInto('conversations')
-      .values({
-        queue_id: c.queueId,
-        mailbox_id: c.mailboxId,
-        subject: c.subject,
-        customer_address: c.customerAddress,
-        customer_name: c.customerName,
-        language: c.language,
-        priority: c.priority,
-        received_at: c.receivedAt,
-        queued_at: sql`now()`,
-        sla_due_at: c.slaDueAt,
-      })
+      .values({ ...conversationColumns(c), queued_at: sql`now()` })
       .returningAll()
       .executeTakeFirstOrThrow();
   }
@@ -83,20 +84,8 @@ export class ConversationRepository {
    */
   async createMany(rows: (NewConversation & { id: number })[]): Promise<ConversationRow[]> {
     if (rows.length === 0) return [];
-    const json = JSON.stringify(
-      rows.map((c) => ({
-        id: c.id,
-        queue_id: c.queueId,
-        mailbox_id: c.mailboxId,
-        subject: c.subject,
-        customer_address: c.customerAddress,
-        customer_name: c.customerName,
-        language: c.language,
-        priority: c.priority,
-        received_at: c.receivedAt.toISOString(),
-        sla_due_at: c.slaDueAt?.toISOString() ?? null,
-      })),
-    );
+    // Dates become ISO strings in the JSON, read back as timestamptz.
+    const json = JSON.stringify(rows.map((c) => ({ id: c.id, ...conversationColumns(c) })));
     const r = await sql<ConversationRow>`
       insert into conversations (id, queue_id, mailbox_id, subject, customer_address, customer_name, language, priority, received_at, queued_at, sla_due_at)
       overriding system value
@@ -160,31 +149,10 @@ export class ConversationRepository {
 
   /** Stores what parsing learned about an inbound message and files it (or not) in a conversation. */
   async fileInbound(messageId: number, f: InboundFiling): Promise<void> {
-    await this.db
-      .updateTable('messages')
-      .set({
-        conversation_id: f.conversationId,
-        message_id: f.messageIdHeader,
-        in_reply_to: f.inReplyTo,
-        refs: f.references,
-        from_address: f.fromAddress,
-        from_name: f.fromName,
-        to_addrs: JSON.stringify(f.to),
-        cc_addrs: JSON.stringify(f.cc),
-        subject: f.subject,
-        sent_date: f.sentDate,
-        text_body: f.text,
-        html_body: f.html,
-        display_pending: f.displayPending ?? false,
-        classification: JSON.stringify(f.classification),
-        quarantine_reason: f.quarantineReason,
-        ingest_state: f.quarantineReason === null ? 'done' : 'quarantined',
-      })
-      .where('id', '=', messageId)
-      .execute();
+    await this.fileInboundMany([{ ...f, messageId }]);
   }
 
-  /** `fileInbound` for several messages in one statement (a backlog's group filing). */
+  /** `fileInbound` for several messages in one statement (a backlog's group filing); dates become ISO strings in the JSON. */
   async fileInboundMany(rows: (InboundFiling & { messageId: number })[]): Promise<void> {
     if (rows.length === 0) return;
     const json = JSON.stringify(
@@ -199,7 +167,7 @@ export class ConversationRepository {
         to_addrs: f.to,
         cc_addrs: f.cc,
         subject: f.subject,
-        sent_date: f.sentDate?.toISOString() ?? null,
+        sent_date: f.sentDate,
         text_body: f.text,
         html_body: f.html,
         display_pending: f.displayPending ?? false,

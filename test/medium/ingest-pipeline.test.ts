@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParserPool } from '../../src/ingest/parser-pool.js';
 import { MessageDisplay } from '../../src/services/message-display.js';
 import { ApiClient } from '../helpers/api-client.js';
+import { DATABASE_KINDS } from '../helpers/databases.js';
 import { rawHtmlMail } from '../helpers/html-mail.js';
 import { eventually, rawMail } from '../helpers/mail.js';
 import { ADMIN_PASSWORD, startRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { startSmtpSink, type SmtpSink } from '../peers/smtp-sink.js';
 
-describe('ingest pipeline', () => {
+describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
   let rt: TestRuntime;
   let sink: SmtpSink;
   let admin: ApiClient;
@@ -50,7 +51,7 @@ describe('ingest pipeline', () => {
 
   beforeAll(async () => {
     sink = await startSmtpSink({ tls: 'none' });
-    rt = await startRuntime('pglite');
+    rt = await startRuntime(kind);
     admin = new ApiClient(rt.url);
     await admin.login('admin', ADMIN_PASSWORD);
     const r = await admin.request('PUT', '/api/v1/config', {
@@ -243,10 +244,16 @@ describe('ingest pipeline', () => {
       rawMail({ subject: 'Out of office', headers: { 'Auto-Submitted': 'auto-replied' }, body: 'Back on Monday.' }),
       Buffer.from('To: support@example.com\r\nSubject: Nobody\r\nMessage-ID: <nobody-' + seq + '@x.example>\r\n\r\nWho sent this?\r\n'),
       rawMail({ from: 'Aline <aline@customer.example>', subject: 'Colis perdu', body: "Bonjour, mon colis n'est jamais arrivé et le suivi ne bouge plus depuis dix jours. Pouvez-vous m'aider, s'il vous plaît ?" }),
+      // Text PostgreSQL refuses: a NUL in the body (quoted-printable) and a UTF-16 file name with a lone surrogate.
+      Buffer.from(
+        'From: Odd <odd@customer.example>\r\nSubject: Odd bytes\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n' +
+          '--B\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nBefore=00after\r\n' +
+          "--B\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename*=utf-16le''%41%00%00%D8%42%00\r\n\r\nabc\r\n--B--\r\n",
+      ),
     ];
     const ids = await deliverBatch(raws);
     const rows = await Promise.all(ids.map((id) => message(id)));
-    const [orig, reply, forged, auto, nobody, french] = rows as [(typeof rows)[number], ...(typeof rows)[number][]];
+    const [orig, reply, forged, auto, nobody, french, odd] = rows as [(typeof rows)[number], ...(typeof rows)[number][]];
     expect(orig.conversation_id).not.toBeNull();
     expect(reply!.conversation_id).toBe(orig.conversation_id);
     expect(forged!.conversation_id).not.toBeNull();
@@ -267,6 +274,10 @@ describe('ingest pipeline', () => {
       expect((await store.repos.conversations.events(c.conversation_id!)).map((e) => e.type)).toEqual(expect.arrayContaining(['created']));
     }
     expect((await store.repos.conversations.events(orig.conversation_id!)).map((e) => e.type)).toEqual(['created', 'customer-replied']);
+    expect(odd).toMatchObject({ ingest_state: 'done', text_body: expect.stringContaining('Before\uFFFDafter') });
+    expect(odd!.conversation_id).not.toBeNull();
+    const [file] = await store.repos.conversations.attachmentsOf([odd!.id]);
+    expect(file).toMatchObject({ filename: 'A\uFFFDB', size: 3 });
     // Filed as a group (its multi-row statements), not one by one after the group failed.
     expect(rt.logs.join('')).not.toContain('filing a group of messages failed');
   });
