@@ -70,6 +70,12 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
     expect(shown.message.hasHtml && shown.message.html).toContain('<script>');
     expect(shown.message.display!.html).toContain('Bonjour');
     expect(shown.message.display!.html).not.toContain('script');
+    // Machine-made mail that nobody routes is not run through language detection.
+    const auto = rawMessage({ From: 'a@example.com', 'Auto-Submitted': 'auto-replied', 'Content-Type': 'text/plain; charset=utf-8' }, 'Je suis absent du bureau jusqu’à lundi prochain, merci de votre patience.');
+    const skipped = await parseMessage(auto, { display: { html: false, language: 'unless-automated' } });
+    expect(skipped.ok && skipped.message.display?.language).toBeNull();
+    const routed = await parseMessage(raw, { display: { html: false, language: 'unless-automated' } });
+    expect(routed.ok && routed.message.display?.language?.language).toBe('fr');
     const neither = await parseMessage(raw, { display: { html: false, language: false } });
     expect(neither.ok && neither.message.display).toBeUndefined();
   });

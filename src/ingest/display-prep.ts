@@ -13,12 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import { sanitizeHtml } from './html-sanitizer.js';
 import { detectLanguage } from './language-detector.js';
-import type { DisplayPrep, DisplayWanted, ParsedMessage } from './parse-types.js';
+import type { DisplayPrep, ParsedMessage } from './parse-types.js';
 
 const ATTACHMENT_URL = '/api/v1/attachments/';
 
 /** `maxHtmlChars`: longer HTML is not shown (null), since sanitizing it would take seconds. */
-export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'text' | 'attachments'>, want: DisplayWanted = { html: true, language: true }, maxHtmlChars = Infinity): DisplayPrep {
+export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'text' | 'attachments'>, want: { html: boolean; language: boolean } = { html: true, language: true }, maxHtmlChars = Infinity): DisplayPrep {
   const cidPrefix = `/cid-ref/${randomBytes(12).toString('hex')}/`;
   const own = new Set(m.attachments.map((a) => a.contentId).filter((c): c is string => Boolean(c)));
   const html =

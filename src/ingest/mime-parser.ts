@@ -31,6 +31,7 @@ import {
 import { ReportCapture, shouldCapture } from './report-capture.js';
 import { TimeBudget } from './time-budget.js';
 import { prepareDisplay } from './display-prep.js';
+import { classifyMessage } from './message-classifier.js';
 
 /** Input chunk size when the raw message is one buffer (views, not copies). */
 const FEED_CHUNK = 256 * 1024;
@@ -261,7 +262,9 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     ctx.extraHeaders,
   );
   if (ctx.display) {
-    message.display = prepareDisplay(message, ctx.display, limits.maxDisplayHtmlChars);
+    // tinyld is most of a worker's time per message: not for machine-made mail nobody routes.
+    const language = ctx.display.language === 'unless-automated' ? !classifyMessage(message).automated : ctx.display.language;
+    message.display = prepareDisplay(message, { html: ctx.display.html, language }, limits.maxDisplayHtmlChars);
     if (ctx.display.html && message.html !== null && message.display.html === null) {
       message.warnings.push(`The HTML (${message.html.length} characters) is longer than ${limits.maxDisplayHtmlChars} and is not shown; the text is shown instead`);
     }

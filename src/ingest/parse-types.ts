@@ -190,7 +190,8 @@ export interface DisplayPrep {
  */
 export interface DisplayWanted {
   html: boolean;
-  language: boolean;
+  /** `unless-automated`: not for a message the classifier takes for machine-made (kept, not routed). */
+  language: boolean | 'unless-automated';
 }
 
 /** `ParseOptions.display` as the parse core takes it. */

@@ -255,7 +255,7 @@ export class IngestService {
     const result = await this.deps.pool.parse(row.raw, {
       sink,
       // The language is needed to route it; the HTML is sanitized when it is first shown.
-      display: { html: false, language: queue?.spec.language === 'auto' },
+      display: { html: false, language: queue?.spec.language !== 'auto' ? false : force || queue.spec.route_automated ? true : 'unless-automated' },
       omitHtml: true,
       ...(queue ? { limits: { maxMessageBytes: queue.spec.max_message_mb * 1024 * 1024 } } : {}),
     });
