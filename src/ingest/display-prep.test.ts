@@ -76,6 +76,12 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
     expect(skipped.ok && skipped.message.display?.language).toBeNull();
     const routed = await parseMessage(raw, { display: { html: false, language: 'unless-automated' } });
     expect(routed.ok && routed.message.display?.language?.language).toBe('fr');
+    // `new-thread`: nor for a reply (its caller detects it if the reply opens a conversation).
+    const replyRaw = rawMessage({ From: 'a@example.com', 'In-Reply-To': '<x@example.com>', 'Content-Type': 'text/plain; charset=utf-8' }, 'Bonjour, je voudrais savoir où en est ma commande, merci beaucoup pour votre aide.');
+    const reply = await parseMessage(replyRaw, { display: { html: false, language: 'new-thread' } });
+    expect(reply.ok && reply.message.display?.language).toBeNull();
+    const fresh = await parseMessage(raw, { display: { html: false, language: 'new-thread' } });
+    expect(fresh.ok && fresh.message.display?.language?.language).toBe('fr');
     const neither = await parseMessage(raw, { display: { html: false, language: false } });
     expect(neither.ok && neither.message.display).toBeUndefined();
   });

@@ -262,8 +262,11 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     ctx.extraHeaders,
   );
   if (ctx.display) {
-    // tinyld is most of a worker's time per message: not for machine-made mail nobody routes.
-    const language = ctx.display.language === 'unless-automated' ? !classifyMessage(message).automated : ctx.display.language;
+    // tinyld is most of a worker's time per message: not for machine-made mail nobody routes,
+    // nor (when asked) for replies, whose conversation mostly has its language already.
+    const wanted = ctx.display.language;
+    const isReply = message.inReplyTo.length > 0 || message.references.length > 0;
+    const language = typeof wanted === 'boolean' ? wanted : !(wanted === 'new-thread' && isReply) && !classifyMessage(message).automated;
     message.display = prepareDisplay(message, { html: ctx.display.html, language }, limits.maxDisplayHtmlChars);
     if (ctx.display.html && message.html !== null && message.display.html === null) {
       message.warnings.push(`The HTML (${message.html.length} characters) is longer than ${limits.maxDisplayHtmlChars} and is not shown; the text is shown instead`);

@@ -190,8 +190,12 @@ export interface DisplayPrep {
  */
 export interface DisplayWanted {
   html: boolean;
-  /** `unless-automated`: not for a message the classifier takes for machine-made (kept, not routed). */
-  language: boolean | 'unless-automated';
+  /**
+   * `unless-automated`: not for a message the classifier takes for machine-made (kept, not
+   * routed). `new-thread`: neither for a reply (In-Reply-To or References), which mostly joins a
+   * conversation whose language is already set; the caller detects it if the reply opens one.
+   */
+  language: boolean | 'unless-automated' | 'new-thread';
 }
 
 /** `ParseOptions.display` as the parse core takes it. */

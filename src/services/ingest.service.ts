@@ -12,6 +12,7 @@ import { errorMessage } from '../domain/errors.js';
 import type { EventBus } from '../domain/events.js';
 import {
   classifyMessage,
+  detectLanguage,
   lookupsFromMaps,
   normalizeMessageId,
   resolveThread,
@@ -132,6 +133,8 @@ interface ParsedReady extends Omit<FilingInput, 'decision' | 'autoAck'> {
   kind: 'parsed';
   /** Its attachments small enough to be held until it is filed (written in the same transaction). */
   attachments: WholeAttachment[];
+  /** A reply whose language is detected only if it opens a conversation (`languageFor`). */
+  languageDeferred: boolean;
 }
 type PendingRow = Awaited<ReturnType<Store['repos']['inbound']['pending']>>[number];
 type Prepared = ParsedReady | { kind: 'done'; ok: boolean } | { kind: 'failed'; err: unknown };
@@ -255,7 +258,7 @@ export class IngestService {
     const result = await this.deps.pool.parse(row.raw, {
       sink,
       // The language is needed to route it; the HTML is sanitized when it is first shown.
-      display: { html: false, language: queue?.spec.language !== 'auto' ? false : force || queue.spec.route_automated ? true : 'unless-automated' },
+      display: { html: false, language: queue?.spec.language !== 'auto' ? false : force || queue.spec.route_automated ? true : 'new-thread' },
       omitHtml: true,
       ...(queue ? { limits: { maxMessageBytes: queue.spec.max_message_mb * 1024 * 1024 } } : {}),
     });
@@ -275,6 +278,9 @@ export class IngestService {
       return { kind: 'done', ok: true };
     }
     const { display, ...parsed } = result.message;
+    const classification = classifyMessage(parsed);
+    // A reply's language was left for its filing: needed only if it opens a conversation.
+    const languageDeferred = queue?.spec.language === 'auto' && !display?.language && (parsed.inReplyTo.length > 0 || parsed.references.length > 0) && (force || queue.spec.route_automated || !classification.automated);
     return {
       kind: 'parsed',
       messageId,
@@ -283,7 +289,8 @@ export class IngestService {
       queue,
       force,
       parsed,
-      classification: classifyMessage(parsed),
+      classification,
+      languageDeferred,
       displayPending: parsed.hasHtml,
       attachments: sink.held,
       language: queue && display?.language ? await this.routableLanguage(display.language, queue.spec, pass) : null,
@@ -303,6 +310,8 @@ export class IngestService {
     if (group.length === 1) return this.file(group[0]!, pass);
     const keys = this.deps.secrets.deriveKeys('reply-token');
     const autoAck = group.some((p) => p.queue?.spec.auto_ack) ? await (pass.autoAck ??= this.autoAckContext(keys)) : undefined;
+    // Read outside the transaction (the embedded database has one connection for both).
+    if (group.some((p) => p.languageDeferred)) await (pass.users ??= this.deps.store.repos.users.listAll());
     let filed: Filed[];
     try {
       filed = await this.deps.store.transaction(async (r) => {
@@ -316,8 +325,9 @@ export class IngestService {
           run = [];
         };
         for (const p of group) {
-          const { kind: _kind, attachments: _held, ...input } = p;
-          const candidate: FilingInput = { ...input, decision: resolveThread(p.parsed, lookupsFromMaps(maps), { replyTokenKeys: keys }), ...(autoAck && p.queue?.spec.auto_ack ? { autoAck } : {}) };
+          const { kind: _kind, attachments: _held, languageDeferred: _deferred, ...input } = p;
+          const decision = resolveThread(p.parsed, lookupsFromMaps(maps), { replyTokenKeys: keys });
+          const candidate: FilingInput = { ...input, decision, language: await this.languageFor(p, decision, pass), ...(autoAck && p.queue?.spec.auto_ack ? { autoAck } : {}) };
           // A decision about a conversation of this group not yet written is left to fileOne.
           if (fileableInGroup(candidate) && !candidate.decision.rejected.some((x) => x.conversationId.startsWith(PENDING))) {
             run.push(candidate);
@@ -327,7 +337,7 @@ export class IngestService {
             continue;
           }
           await flush();
-          const one = await this.fileOne(r, p, keys, autoAck);
+          const one = await this.fileOne(r, p, keys, autoAck, pass);
           out.push(one);
           const id = p.parsed.messageId ? normalizeMessageId(p.parsed.messageId) : null;
           if (one.created && id) maps.byMessageId.set(id, { id: String(one.created.id), customerAddress: one.created.customer_address, state: one.created.state });
@@ -353,9 +363,10 @@ export class IngestService {
     let filed: Filed;
     try {
       const autoAck = queue?.spec.auto_ack ? await (pass.autoAck ??= this.autoAckContext(keys)) : undefined;
+      if (p.languageDeferred) await (pass.users ??= store.repos.users.listAll());
       filed = await store.transaction(async (r) => {
         await r.attachments.insertMany(p.attachments);
-        return this.fileOne(r, p, keys, autoAck);
+        return this.fileOne(r, p, keys, autoAck, pass);
       });
     } catch (err) {
       // SQLSTATE class 22 (data exception): the database refuses this message's content and
@@ -372,10 +383,20 @@ export class IngestService {
   }
 
   /** Threads and files one message (its held attachments already written) inside the caller's transaction. */
-  private async fileOne(r: Repos, p: ParsedReady, keys: Buffer[], autoAck: AutoAckContext | undefined): Promise<Filed> {
+  private async fileOne(r: Repos, p: ParsedReady, keys: Buffer[], autoAck: AutoAckContext | undefined, pass: PassLookups): Promise<Filed> {
     const decision = await this.thread(r, p.parsed, keys);
-    const { kind: _kind, attachments: _held, ...input } = p;
-    return fileMessage(r, { ...input, decision, ...(autoAck && p.queue?.spec.auto_ack ? { autoAck } : {}) });
+    const { kind: _kind, attachments: _held, languageDeferred: _deferred, ...input } = p;
+    return fileMessage(r, { ...input, decision, language: await this.languageFor(p, decision, pass), ...(autoAck && p.queue?.spec.auto_ack ? { autoAck } : {}) });
+  }
+
+  /**
+   * The routing language of a message about to be filed: detected in the worker, or, for a reply
+   * that opens a conversation after all (its original is not ours), detected now. `pass.users`
+   * is read before the transaction.
+   */
+  private async languageFor(p: ParsedReady, decision: ThreadDecision, pass: PassLookups): Promise<string | null> {
+    if (!p.languageDeferred || decision.action !== 'new' || !p.queue) return p.language;
+    return this.routableLanguage(detectLanguage(p.parsed.text), p.queue.spec, pass);
   }
 
   /** After the commit: the events, the outbox and the router hear of it (the router in one step). */

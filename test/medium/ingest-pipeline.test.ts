@@ -164,6 +164,10 @@ describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
     const conv = async (id: number) => (await rt.runtime.core.store.repos.conversations.get((await message(id)).conversation_id!))!;
     expect((await conv(fr)).language).toBe('fr');
     expect((await conv(de)).language).toBeNull();
+    // A reply to a message that is not ours opens a conversation: its language is detected at filing.
+    const unknown = `elsewhere-${seq}@customer.example`;
+    const reply = await deliver(rawMail({ inReplyTo: unknown, references: [unknown], subject: 'Re: Facture', body: "Bonjour, je réponds à votre courrier : la facture de mars m'a été débitée deux fois. Merci de vérifier." }));
+    expect((await conv(reply)).language).toBe('fr');
   });
 
   it('a bounce of our reply marks it failed with the recipient and status, and creates no work', async () => {
@@ -244,6 +248,8 @@ describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
       rawMail({ subject: 'Out of office', headers: { 'Auto-Submitted': 'auto-replied' }, body: 'Back on Monday.' }),
       Buffer.from('To: support@example.com\r\nSubject: Nobody\r\nMessage-ID: <nobody-' + seq + '@x.example>\r\n\r\nWho sent this?\r\n'),
       rawMail({ from: 'Aline <aline@customer.example>', subject: 'Colis perdu', body: "Bonjour, mon colis n'est jamais arrivé et le suivi ne bouge plus depuis dix jours. Pouvez-vous m'aider, s'il vous plaît ?" }),
+      // A reply to a message that is not ours: a new conversation, its language detected at filing.
+      rawMail({ from: 'Aline <aline@customer.example>', inReplyTo: `lost-${seq}@customer.example`, subject: 'Re: Colis', body: "Bonjour, je vous réécris car je n'ai toujours pas reçu mon colis ni de réponse. Merci d'avance." }),
       // Text PostgreSQL refuses: a NUL in the body (quoted-printable) and a UTF-16 file name with a lone surrogate.
       Buffer.from(
         'From: Odd <odd@customer.example>\r\nSubject: Odd bytes\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n' +
@@ -253,7 +259,7 @@ describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
     ];
     const ids = await deliverBatch(raws);
     const rows = await Promise.all(ids.map((id) => message(id)));
-    const [orig, reply, forged, auto, nobody, french, odd] = rows as [(typeof rows)[number], ...(typeof rows)[number][]];
+    const [orig, reply, forged, auto, nobody, french, frenchReply, odd] = rows as [(typeof rows)[number], ...(typeof rows)[number][]];
     expect(orig.conversation_id).not.toBeNull();
     expect(reply!.conversation_id).toBe(orig.conversation_id);
     expect(forged!.conversation_id).not.toBeNull();
@@ -268,6 +274,8 @@ describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
     expect(await conv(orig.conversation_id!)).toMatchObject({ subject: 'Invoice twice', customer_address: 'carla@customer.example', customer_name: 'Carla Customer', state: 'queued', priority: 5 });
     expect((await conv(orig.conversation_id!)).sla_due_at).toBeInstanceOf(Date);
     expect(await conv(french!.conversation_id!)).toMatchObject({ language: 'fr', customer_address: 'aline@customer.example' });
+    expect(frenchReply!.conversation_id).not.toBe(french!.conversation_id);
+    expect(await conv(frenchReply!.conversation_id!)).toMatchObject({ language: 'fr', subject: 'Re: Colis' });
     expect(orig).toMatchObject({ ingest_state: 'done', subject: 'Invoice twice', from_address: 'carla@customer.example', refs: [], message_id: a });
     expect(reply).toMatchObject({ in_reply_to: a, refs: [a] });
     for (const c of [orig, forged!, french!]) {
