@@ -17,7 +17,6 @@ import {
   normalizeMessageId,
   resolveThread,
   threadingKeys,
-  type ConversationRef,
   type LanguageDetection,
   type ParsedMessage,
   type ParserPool,
@@ -33,6 +32,8 @@ import { fallbackFields } from './ingest-fallback.js';
 import { addressOf } from './reply-composer.js';
 import { fileableInGroup, fileMessage, fileNewMany, type Filed, type FilingInput } from './ingest-filing.js';
 import type { RoutingService } from './routing.service.js';
+import { FreshRaw } from './fresh-raw.js';
+import { threadMaps } from './thread-maps.js';
 import { Wakeup } from './wakeup.js';
 
 export interface IngestDeps {
@@ -82,51 +83,6 @@ const WAIT_FOR_BYTES = 1024 * 1024;
 const PENDING = 'pending-';
 /** Bytes of just-committed messages kept in memory for their parse; older ones are read back. */
 const FRESH_BYTES = 64 * 1024 * 1024;
-
-/**
- * The raw bytes of messages this process has just committed, by id, oldest dropped first past
- * the byte budget. Taking one removes it: a retry (after a failed or interrupted attempt, which
- * may have left attachments behind) reads the row again and clears those.
- */
-class FreshRaw {
-  private readonly items = new Map<number, Uint8Array>();
-  private bytes = 0;
-
-  constructor(private readonly budget: number) {}
-
-  put(id: number, raw: Uint8Array): void {
-    if (raw.length > this.budget) return;
-    this.items.set(id, raw);
-    this.bytes += raw.length;
-    for (const [oldId, old] of this.items) {
-      if (this.bytes <= this.budget) break;
-      this.items.delete(oldId);
-      this.bytes -= old.length;
-    }
-  }
-
-  take(id: number): Uint8Array | undefined {
-    const raw = this.items.get(id);
-    if (raw) {
-      this.items.delete(id);
-      this.bytes -= raw.length;
-    }
-    return raw;
-  }
-}
-
-/** The stored conversations the threading keys of some messages point at (two queries for all of them). */
-async function threadMaps(r: Repos, wants: ReturnType<typeof threadingKeys>[]) {
-  const byMessageId = new Map<string, ConversationRef>();
-  for (const m of await r.conversations.byMessageIds([...new Set(wants.flatMap((w) => w.messageIds))])) {
-    byMessageId.set(m.message_id, { id: String(m.conversation_id), customerAddress: m.customer_address, state: m.state });
-  }
-  const ids = [...new Set(wants.flatMap((w) => [...w.conversationIds.map(Number), ...w.numbers]))].filter((n) => Number.isSafeInteger(n) && n > 0);
-  const byId = new Map<string, ConversationRef>();
-  for (const c of await r.conversations.refs(ids)) byId.set(String(c.id), { id: String(c.id), customerAddress: c.customer_address, state: c.state });
-  const byNumber = new Map([...byId.values()].map((c) => [Number(c.id), c]));
-  return { byMessageId, byId, byNumber };
-}
 
 /** A message parsed and classified, waiting for its turn to be threaded and filed. */
 interface ParsedReady extends Omit<FilingInput, 'decision' | 'autoAck'> {
