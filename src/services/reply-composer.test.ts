@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { verifyReplyToken } from '../ingest/index.js';
-import { composeReply, replySubject } from './reply-composer.js';
+import { addressOf, composeReply, replySubject } from './reply-composer.js';
 
 const keys = [Buffer.alloc(32, 7)];
 const headerBlock = (raw: Buffer) => raw.toString('utf8').split('\r\n\r\n')[0]!.replace(/\r\n[ \t]+/g, ' ');
@@ -17,6 +17,14 @@ describe('composeReply', () => {
     expect(r.envelopeFrom).toBe('support@example.com');
   });
 
+  it('finds the address that ends a name-addr, whatever the display name holds', () => {
+    expect(addressOf('Support <support@example.com>')).toBe('support@example.com');
+    // fast-check found this one: a name with "<@" took the address from the wrong bracket.
+    expect(addressOf('Support<@\r\nX-From-Inject: 1 <support@example.com>')).toBe('support@example.com');
+    expect(addressOf('"a <b@c>" <support@example.com> ')).toBe('support@example.com');
+    expect(addressOf('support@example.com')).toBe('support@example.com');
+  });
+
   it('never lets CR, LF, NUL or U+2028 in a subject or a name start a header of its own', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string(), fc.string(), async (junk, name) => {
@@ -26,7 +34,7 @@ describe('composeReply', () => {
         expect(head).not.toMatch(/^(Bcc|X-Injected|X-From-Inject|X-To-Inject):/im);
         expect(head.includes("\u0000") || head.includes("\u2028")).toBe(false);
       }),
-      { numRuns: 60 },
+      { numRuns: 60, examples: [["", "<@"]] },
     );
   });
 

@@ -38,9 +38,12 @@ export function replySubject(subject: string, conversationId: number): string {
   return withRe.includes(`[#${conversationId}]`) ? withRe : `${withRe} [#${conversationId}]`;
 }
 
-/** The bare address inside `Name <addr>` (or the string itself). */
+/**
+ * The bare address inside `Name <addr>` (or the string itself). The angle-addr is the one that
+ * ends the string (RFC 5322 §3.4 name-addr): a display name may itself hold `<` or `@`.
+ */
 export function addressOf(from: string): string {
-  return (/<([^>]+)>/.exec(from)?.[1] ?? from).trim();
+  return (/<([^<>]*)>\s*$/.exec(from)?.[1] ?? from).trim();
 }
 
 export async function composeReply(input: ReplyInput): Promise<ComposedReply> {
