@@ -266,8 +266,11 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     // nor (when asked) for replies, whose conversation mostly has its language already.
     const wanted = ctx.display.language;
     const isReply = message.inReplyTo.length > 0 || message.references.length > 0;
-    const language = typeof wanted === 'boolean' ? wanted : !(wanted === 'new-thread' && isReply) && !classifyMessage(message).automated;
+    const automated = typeof wanted !== 'boolean' && classifyMessage(message).automated;
+    const deferred = wanted === 'new-thread' && isReply && !automated;
+    const language = typeof wanted === 'boolean' ? wanted : !automated && !(wanted === 'new-thread' && isReply);
     message.display = prepareDisplay(message, { html: ctx.display.html, language }, limits.maxDisplayHtmlChars);
+    if (deferred) message.display.languageDeferred = true;
     if (ctx.display.html && message.html !== null && message.display.html === null) {
       message.warnings.push(`The HTML (${message.html.length} characters) is longer than ${limits.maxDisplayHtmlChars} and is not shown; the text is shown instead`);
     }

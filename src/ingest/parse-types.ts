@@ -181,6 +181,8 @@ export interface DisplayPrep {
   cidPrefix: string;
   /** Null when not asked for. */
   language: LanguageDetection | null;
+  /** Asked for, but left to the caller because the message is a reply (`new-thread`). */
+  languageDeferred?: boolean;
 }
 
 /**

@@ -236,7 +236,7 @@ export class IngestService {
     const { display, ...parsed } = result.message;
     const classification = classifyMessage(parsed);
     // A reply's language was left for its filing: needed only if it opens a conversation.
-    const languageDeferred = queue?.spec.language === 'auto' && !display?.language && (parsed.inReplyTo.length > 0 || parsed.references.length > 0) && (force || queue.spec.route_automated || !classification.automated);
+    const languageDeferred = display?.languageDeferred === true;
     return {
       kind: 'parsed',
       messageId,
