@@ -11,7 +11,6 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
   it('points cid: images and CSS urls of the message own parts at the stored attachments', () => {
     const d = prepareDisplay({
       html: '<p style="background:url(cid:bg@x)">Hi <img src="cid:logo@x"> <img src="cid:other@x"></p>',
-      text: 'Hi',
       attachments: [part('logo@x', 0), part('bg@x', 1)],
     });
     expect(d.html).toContain(d.cidPrefix);
@@ -24,8 +23,8 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
   });
 
   it('a placeholder written into the email does not resolve: the prefix is random per message', () => {
-    const first = prepareDisplay({ html: '<img src="cid:a@x">', text: null, attachments: [part('a@x', 0)] });
-    const forged = prepareDisplay({ html: `<a href="${first.cidPrefix}614078">x</a><img src="cid:a@x">`, text: null, attachments: [part('a@x', 0)] });
+    const first = prepareDisplay({ html: '<img src="cid:a@x">', attachments: [part('a@x', 0)] });
+    const forged = prepareDisplay({ html: `<a href="${first.cidPrefix}614078">x</a><img src="cid:a@x">`, attachments: [part('a@x', 0)] });
     expect(forged.cidPrefix).not.toBe(first.cidPrefix);
     const html = resolveDisplayHtml(forged, new Map([['a@x', 7]]))!;
     expect(html).toContain('src="/api/v1/attachments/7"');
@@ -33,15 +32,14 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
   });
 
   it('a part the store does not hold becomes a dead same-origin link, never the placeholder', () => {
-    const d = prepareDisplay({ html: '<img src="cid:gone@x">', text: null, attachments: [part('gone@x', 0)] });
+    const d = prepareDisplay({ html: '<img src="cid:gone@x">', attachments: [part('gone@x', 0)] });
     expect(resolveDisplayHtml(d, new Map())).toBe('<img src="/api/v1/attachments/missing">');
   });
 
-  it('detects the language and keeps a message without HTML as null', () => {
-    const d = prepareDisplay({ html: null, text: 'Bonjour, je voudrais savoir où en est ma commande, merci beaucoup pour votre aide.', attachments: [] });
-    expect(d.html).toBeNull();
+  it('keeps a message without HTML as null', () => {
+    const d = prepareDisplay({ html: null, attachments: [] });
+    expect(d).toEqual({ html: null, cidPrefix: '' });
     expect(resolveDisplayHtml(d, new Map())).toBeNull();
-    expect(d.language?.language).toBe('fr');
   });
 
   it('HTML too long to sanitize in time is not shown: the agent gets the text and a warning', async () => {
@@ -57,32 +55,17 @@ describe('display preparation (sanitize inside the parse, attachment ids after)'
     expect(shown.ok && shown.message.display!.html).toContain('Your order has shipped.');
   });
 
-  it('runs only the half asked for: ingest detects the language, the first display sanitizes', async () => {
+  it('is prepared only when asked for: ingest leaves the HTML for the first display', async () => {
     const raw = rawMessage({ From: 'a@example.com', 'Content-Type': 'text/html; charset=utf-8' }, '<p>Bonjour, je voudrais savoir où en est ma commande, merci beaucoup.</p><script>x()</script>');
-    const ingest = await parseMessage(raw, { display: { html: false, language: true }, omitHtml: true });
+    const ingest = await parseMessage(raw, { omitHtml: true });
     if (!ingest.ok) throw new Error(ingest.failure.reason);
-    expect(ingest.message.display).toMatchObject({ html: null, language: { language: 'fr' } });
+    expect(ingest.message.display).toBeUndefined();
     // Ingest does not carry the HTML itself back from the worker, only that there is some.
     expect(ingest.message).toMatchObject({ html: null, hasHtml: true });
-    const shown = await parseMessage(raw, { display: { html: true, language: false } });
+    const shown = await parseMessage(raw, { display: true });
     if (!shown.ok) throw new Error(shown.failure.reason);
-    expect(shown.message.display!.language).toBeNull();
     expect(shown.message.hasHtml && shown.message.html).toContain('<script>');
     expect(shown.message.display!.html).toContain('Bonjour');
     expect(shown.message.display!.html).not.toContain('script');
-    // Machine-made mail that nobody routes is not run through language detection.
-    const auto = rawMessage({ From: 'a@example.com', 'Auto-Submitted': 'auto-replied', 'Content-Type': 'text/plain; charset=utf-8' }, 'Je suis absent du bureau jusqu’à lundi prochain, merci de votre patience.');
-    const skipped = await parseMessage(auto, { display: { html: false, language: 'unless-automated' } });
-    expect(skipped.ok && skipped.message.display?.language).toBeNull();
-    const routed = await parseMessage(raw, { display: { html: false, language: 'unless-automated' } });
-    expect(routed.ok && routed.message.display?.language?.language).toBe('fr');
-    // `new-thread`: nor for a reply (its caller detects it if the reply opens a conversation).
-    const replyRaw = rawMessage({ From: 'a@example.com', 'In-Reply-To': '<x@example.com>', 'Content-Type': 'text/plain; charset=utf-8' }, 'Bonjour, je voudrais savoir où en est ma commande, merci beaucoup pour votre aide.');
-    const reply = await parseMessage(replyRaw, { display: { html: false, language: 'new-thread' } });
-    expect(reply.ok && reply.message.display?.language).toBeNull();
-    const fresh = await parseMessage(raw, { display: { html: false, language: 'new-thread' } });
-    expect(fresh.ok && fresh.message.display?.language?.language).toBe('fr');
-    const neither = await parseMessage(raw, { display: { html: false, language: false } });
-    expect(neither.ok && neither.message.display).toBeUndefined();
   });
 });

@@ -1,9 +1,7 @@
 /**
- * The display half of ingest that used to run on the main thread after the parse: sanitizing the
- * HTML (DOMPurify on jsdom, about a fifth of the main thread's time on a backlog) and detecting
- * the language. Run inside the parse (`ParseOptions.display`), so in the pool it takes a worker's
- * time under that worker's limits: a pathological HTML body costs the parse its time limit and a
- * quarantine, never a stalled main thread.
+ * The display half of a parse: sanitizing the HTML (DOMPurify on jsdom). Run inside the parse
+ * (`ParseOptions.display`), so in the pool it takes a worker's time under that worker's limits: a
+ * pathological HTML body costs the parse its time limit, never a stalled main thread.
  *
  * The stored attachments' ids are not known inside the parse, so `cid:` references to this
  * message's own parts become placeholders under a random prefix, resolved by
@@ -12,23 +10,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sanitizeHtml } from './html-sanitizer.js';
-import { detectLanguage } from './language-detector.js';
 import type { DisplayPrep, ParsedMessage } from './parse-types.js';
 
 const ATTACHMENT_URL = '/api/v1/attachments/';
 
 /** `maxHtmlChars`: longer HTML is not shown (null), since sanitizing it would take seconds. */
-export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'text' | 'attachments'>, want: { html: boolean; language: boolean } = { html: true, language: true }, maxHtmlChars = Infinity): DisplayPrep {
+export function prepareDisplay(m: Pick<ParsedMessage, 'html' | 'attachments'>, maxHtmlChars = Infinity): DisplayPrep {
+  // No HTML to show: no placeholders either (and no random prefix to draw).
+  if (m.html === null || m.html.length > maxHtmlChars) return { html: null, cidPrefix: '' };
   const cidPrefix = `/cid-ref/${randomBytes(12).toString('hex')}/`;
   const own = new Set(m.attachments.map((a) => a.contentId).filter((c): c is string => Boolean(c)));
-  const html =
-    !want.html || m.html === null || m.html.length > maxHtmlChars
-      ? null
-      : sanitizeHtml(m.html, {
-          cidToAttachmentId: (cid) => (own.has(cid) ? Buffer.from(cid).toString('hex') : undefined),
-          attachmentUrl: (key) => cidPrefix + String(key),
-        }).html;
-  return { html, cidPrefix, language: want.language ? detectLanguage(m.text) : null };
+  const html = sanitizeHtml(m.html, {
+    cidToAttachmentId: (cid) => (own.has(cid) ? Buffer.from(cid).toString('hex') : undefined),
+    attachmentUrl: (key) => cidPrefix + String(key),
+  }).html;
+  return { html, cidPrefix };
 }
 
 /** The sanitized HTML with each `cid:` placeholder pointing at the stored attachment of that Content-ID. */

@@ -9,6 +9,12 @@ describe('detectLanguage', () => {
     ['es', 'Hola, necesito ayuda con mi cuenta, no puedo iniciar sesión desde ayer. Gracias.'],
     ['nl', 'Goedemiddag, ik heb een vraag over mijn factuur van vorige maand. Met vriendelijke groet'],
     ['ja', 'お世話になっております。注文した商品がまだ届いていません。確認をお願いします。'],
+    ['it', 'Buongiorno, il pacco che ho ordinato è arrivato danneggiato. Potete mandarmene uno nuovo?'],
+    ['pt', 'Bom dia, ainda não recebi o reembolso da minha encomenda cancelada. Podem verificar, por favor?'],
+    ['sv', 'Hej, jag har inte fått min beställning ännu. Kan ni kontrollera var paketet är?'],
+    ['pl', 'Dzień dobry, nie otrzymałem jeszcze zamówienia. Proszę o sprawdzenie statusu przesyłki.'],
+    // Capitalised words and a title: the detector used before took this fable from the corpus for German.
+    ['en', 'The Hare and the Tortoise\n\nA HARE one day ridiculed the short feet and slow pace of the Tortoise, who replied, laughing: "Though you be swift as the wind, I will beat you in a race."'],
   ])('detects %s confidently', (lang, text) => {
     const d = detectLanguage(text);
     expect(d.language).toBe(lang);
@@ -22,6 +28,24 @@ describe('detectLanguage', () => {
     expect(detectLanguage('').language).toBeNull();
     expect(detectLanguage('12345 67890 https://example.com/x a@b.c').confident).toBe(false);
     expect(detectLanguage(null)).toMatchObject({ language: null, confidence: 0, confident: false });
+  });
+
+  it('is not confident about a mix of languages, though every word is a real one', () => {
+    const d = detectLanguage('Hello Bonjour Hallo Hola Ciao thank you merci danke gracias grazie');
+    expect(d.confident).toBe(false);
+    expect(d.confidence).toBeLessThan(0.5);
+  });
+
+  it('ranks up to three candidates, best first, with scores from 0 to 1', () => {
+    const d = detectLanguage('Sehr geehrte Damen und Herren, leider wurde meine Rechnung doppelt abgebucht.');
+    expect(d.candidates[0]!.language).toBe('de');
+    expect(d.candidates.length).toBeGreaterThan(1);
+    expect(d.candidates.length).toBeLessThanOrEqual(3);
+    for (const [i, c] of d.candidates.entries()) {
+      expect(c.score).toBeGreaterThan(0);
+      expect(c.score).toBeLessThanOrEqual(1);
+      if (i > 0) expect(c.score).toBeLessThanOrEqual(d.candidates[i - 1]!.score);
+    }
   });
 
   it('detects the customer’s language, not the quoted thread’s', () => {

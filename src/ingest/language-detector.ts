@@ -2,10 +2,14 @@
  * Language of a customer's message, for routing (API.md `language: auto`): the detected language
  * becomes a requirement only when detection is confident. The quoted history and signature are
  * removed first, because a French customer answering an English thread quotes English.
- * Detection is tinyld's (pure JS, offline); the confidence combines how far the best candidate
- * leads the second with how much text there was, so short or mixed texts are not confident.
+ * Detection is Nito-ELD's (`eld`, pure JS, offline, 60 languages, its smallest n-gram table):
+ * byte n-grams of the first ~350 bytes of words. It replaced tinyld, which took about 0.7 ms a
+ * message (up to 2–3 ms on a few hundred words) and was most of a parser worker's time on a
+ * backlog; ELD takes about 0.05 ms and was right more often on the shared corpus.
+ * The confidence combines how far the best candidate leads the second, how strong its own score
+ * is, and how much text there was, so short, mixed or borderline texts are not confident.
  */
-import { detectAll } from 'tinyld';
+import { eld } from 'eld/extrasmall';
 
 export interface LanguageDetection {
   /** ISO 639-1 code (`en`, `fr`, `de`…), null when nothing could be detected. */
@@ -14,7 +18,7 @@ export interface LanguageDetection {
   confidence: number;
   /** True when confidence ≥ the threshold and there were enough letters: use it for routing. */
   confident: boolean;
-  /** Up to three candidates with tinyld's scores, best first. */
+  /** Up to three candidates with the detector's scores (0–1), best first. */
   candidates: { language: string; score: number }[];
 }
 
@@ -23,7 +27,7 @@ export interface LanguageOptions {
   minConfidence?: number;
   /** Letters needed for `confident` at all. Default 20. */
   minLetters?: number;
-  /** Characters looked at (after stripping). Default 2,000: more adds time, not accuracy. */
+  /** Characters passed to the detector (after stripping). Default 2,000; it reads the first ~350 bytes of words. */
   maxChars?: number;
 }
 
@@ -56,9 +60,11 @@ export function stripQuotedText(text: string): string {
   return out.join('\n').trim();
 }
 
+const NON_LETTERS = /\P{L}+/gu;
+
+/** Letters in `s` (one string built, not an array of one-letter matches). */
 function countLetters(s: string): number {
-  const m = s.match(/\p{L}/gu);
-  return m ? m.length : 0;
+  return s.replace(NON_LETTERS, '').length;
 }
 
 /** Detects the language of a message body. Pure; never throws. */
@@ -75,25 +81,45 @@ export function detectLanguage(text: string | null | undefined, opts: LanguageOp
     .replace(/[\d_]+/g, ' ')
     .slice(0, opts.maxChars ?? 2000);
   const letters = countLetters(cleaned);
-  let ranked: { lang: string; accuracy: number }[] = [];
+  if (letters === 0) return NOTHING;
+  let result: ReturnType<typeof eld.detect>;
+  let ranked: [string, number][];
   try {
-    ranked = letters > 0 ? detectAll(cleaned) : [];
+    result = eld.detect(cleaned);
+    ranked = Object.entries(result.getScores()).sort((a, b) => b[1] - a[1]);
   } catch {
-    ranked = [];
+    return NOTHING;
   }
   const top = ranked[0];
-  if (!top) return { language: null, confidence: 0, confident: false, candidates: [] };
-  const second = ranked[1]?.accuracy ?? 0;
-  // How clearly the best candidate wins (1 when alone), how strong its own score is, and
-  // whether there was enough text (full weight from 40 letters).
-  const margin = top.accuracy > 0 ? (top.accuracy - second) / top.accuracy : 0;
-  const strength = Math.min(1, top.accuracy * 4);
-  const amount = Math.min(1, letters / 40);
-  const confidence = Math.round(margin * strength * amount * 1000) / 1000;
+  if (!result.language || !top) return NOTHING;
+  const second = ranked[1]?.[1] ?? 0;
+  const confidence = Math.round(margin(top[1], second) * strength(top[1]) * Math.min(1, letters / FULL_WEIGHT_LETTERS) * 1000) / 1000;
   return {
-    language: top.lang,
+    language: result.language,
     confidence,
-    confident: letters >= minLetters && confidence >= minConfidence,
-    candidates: ranked.slice(0, 3).map((r) => ({ language: r.lang, score: Math.round(r.accuracy * 1000) / 1000 })),
+    // ELD's own reliability test (per-language expected score, at least 3 n-grams) must agree.
+    confident: letters >= minLetters && confidence >= minConfidence && result.isReliable(),
+    candidates: ranked.slice(0, 3).map(([language, score]) => ({ language, score: Math.round(score * 1000) / 1000 })),
   };
+}
+
+const NOTHING: LanguageDetection = { language: null, confidence: 0, confident: false, candidates: [] };
+
+/** Letters from which the amount of text no longer lowers the confidence. */
+const FULL_WEIGHT_LETTERS = 40;
+
+/**
+ * How clearly the best candidate wins: 1 once it leads the second by a tenth of its own score.
+ * Close languages (Danish and Norwegian, Spanish and Portuguese) on short text stay below.
+ */
+function margin(top: number, second: number): number {
+  return top > 0 ? Math.min(1, (top - second) / top / 0.1) : 0;
+}
+
+/**
+ * How strong the best score is on ELD's scale: ~0.78 is its average for a correct detection;
+ * text whose best is under three quarters of that (mixed languages, names, codes) scores 0.
+ */
+function strength(top: number): number {
+  return Math.max(0, Math.min(1, (top / 0.78 - 0.75) / 0.25));
 }

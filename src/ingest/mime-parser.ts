@@ -13,14 +13,12 @@ import { LimitedMailParser } from './limited-mail-parser.js';
 import { buildParsedMessage } from './parsed-message-builder.js';
 import { failureFromError, parseFailure, ParseLimitError, timeoutFailure } from './parse-failure.js';
 import {
-  displayWanted,
   resolveLimits,
   timeLimitFor,
   type AttachmentInfo,
   type AttachmentMeta,
   type AttachmentSink,
   type AttachmentWriter,
-  type DisplayWanted,
   type ParseLimits,
   type ParseOptions,
   type ParseResult,
@@ -31,7 +29,6 @@ import {
 import { ReportCapture, shouldCapture } from './report-capture.js';
 import { TimeBudget } from './time-budget.js';
 import { prepareDisplay } from './display-prep.js';
-import { classifyMessage } from './message-classifier.js';
 
 /** Input chunk size when the raw message is one buffer (views, not copies). */
 const FEED_CHUNK = 256 * 1024;
@@ -54,8 +51,8 @@ export interface CoreContext {
   signal?: AbortSignal;
   /** Told the running byte count, so a caller can grow a size-dependent time limit. */
   onBytes?: (total: number) => void;
-  /** Also prepare what the display needs (`ParsedMessage.display`). */
-  display?: DisplayWanted | null;
+  /** Also sanitize the HTML for display (`ParsedMessage.display`). */
+  display?: boolean;
   /** Leave the HTML out of the result (`ParseOptions.omitHtml`). */
   omitHtml?: boolean;
 }
@@ -262,16 +259,8 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     ctx.extraHeaders,
   );
   if (ctx.display) {
-    // tinyld is most of a worker's time per message: not for machine-made mail nobody routes,
-    // nor (when asked) for replies, whose conversation mostly has its language already.
-    const wanted = ctx.display.language;
-    const isReply = message.inReplyTo.length > 0 || message.references.length > 0;
-    const automated = typeof wanted !== 'boolean' && classifyMessage(message).automated;
-    const deferred = wanted === 'new-thread' && isReply && !automated;
-    const language = typeof wanted === 'boolean' ? wanted : !automated && !(wanted === 'new-thread' && isReply);
-    message.display = prepareDisplay(message, { html: ctx.display.html, language }, limits.maxDisplayHtmlChars);
-    if (deferred) message.display.languageDeferred = true;
-    if (ctx.display.html && message.html !== null && message.display.html === null) {
+    message.display = prepareDisplay(message, limits.maxDisplayHtmlChars);
+    if (message.html !== null && message.display.html === null) {
       message.warnings.push(`The HTML (${message.html.length} characters) is longer than ${limits.maxDisplayHtmlChars} and is not shown; the text is shown instead`);
     }
   }
@@ -328,7 +317,7 @@ export async function parseMessage(raw: RawMessage, options: ParseOptions = {}):
       sink,
       extraHeaders: options.extraHeaders ?? [],
       signal: controller.signal,
-      display: displayWanted(options.display),
+      display: options.display === true,
       omitHtml: options.omitHtml === true,
       onBytes: (n) => {
         bytes = Math.max(bytes, n);

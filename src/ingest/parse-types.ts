@@ -4,7 +4,6 @@
  * exception. Shared by the in-process parser (`mime-parser.ts`) and the worker pool
  * (`parser-pool.ts`), so every value here is structured-cloneable (plain objects, arrays, Dates).
  */
-import type { LanguageDetection } from './language-detector.js';
 
 /** One mailbox of an address header, groups flattened (RFC 5322 §3.4). */
 export interface MailAddress {
@@ -165,7 +164,7 @@ export interface ParsedMessage {
   size: number;
   /** Things a reader of the message might want to know (bad Date, UTF-7 decoded, text conversion skipped). */
   warnings: string[];
-  /** With `ParseOptions.display`: the sanitized HTML and the language, computed where the parse ran. */
+  /** With `ParseOptions.display`: the sanitized HTML, computed where the parse ran. */
   display?: DisplayPrep;
 }
 
@@ -173,38 +172,14 @@ export interface ParsedMessage {
  * What an agent's screen needs from a message, computed inside the parse (in a worker, under its
  * time and memory limits, not on the main thread): the HTML sanitized for display, its `cid:`
  * references as placeholders under `cidPrefix` until the stored attachments' ids are known
- * (`resolveDisplayHtml`), and the detected language.
+ * (`resolveDisplayHtml`). Ingest does not ask for it: the HTML is sanitized when a message is
+ * first shown (message-display.ts), since sanitizing on jsdom was most of a backlog's parse time.
  */
 export interface DisplayPrep {
-  /** Null when not asked for, when there is none, or when it is too long to sanitize. */
+  /** Null when there is none, or when it is too long to sanitize. */
   html: string | null;
+  /** Empty when `html` is null (there are no placeholders). */
   cidPrefix: string;
-  /** Null when not asked for. */
-  language: LanguageDetection | null;
-  /** Asked for, but left to the caller because the message is a reply (`new-thread`). */
-  languageDeferred?: boolean;
-}
-
-/**
- * Which display preparations a parse runs (`ParseOptions.display`; `true` is both). Ingest asks
- * only for the language (routing needs it at once); the HTML is sanitized when a message is
- * first shown, since sanitizing on jsdom is most of the parse's time on a backlog.
- */
-export interface DisplayWanted {
-  html: boolean;
-  /**
-   * `unless-automated`: not for a message the classifier takes for machine-made (kept, not
-   * routed). `new-thread`: neither for a reply (In-Reply-To or References), which mostly joins a
-   * conversation whose language is already set; the caller detects it if the reply opens one.
-   */
-  language: boolean | 'unless-automated' | 'new-thread';
-}
-
-/** `ParseOptions.display` as the parse core takes it. */
-export function displayWanted(d: boolean | DisplayWanted | undefined): DisplayWanted | null {
-  if (d === undefined || d === false) return null;
-  if (d === true) return { html: true, language: true };
-  return d.html || d.language ? { html: d.html, language: d.language } : null;
 }
 
 /**
@@ -333,8 +308,8 @@ export interface ParseOptions {
   sink?: AttachmentSink;
   /** More header names (any case) to keep in `ParsedMessage.headers`. */
   extraHeaders?: readonly string[];
-  /** Also sanitize the HTML and/or detect the language (`ParsedMessage.display`), within the limits. */
-  display?: boolean | DisplayWanted;
+  /** Also sanitize the HTML for display (`ParsedMessage.display`), within the parse's limits. */
+  display?: boolean;
   /**
    * Leave the HTML body out of the result (`hasHtml` still tells): a caller that does not use
    * it spares copying it from the worker (ingest: the HTML is prepared on first display).

@@ -19,7 +19,7 @@ import { parseFailure, timeoutFailure } from './parse-failure.js';
 import { INPUT_CHUNK_BYTES, INPUT_WINDOW_BYTES, type FromWorker, type ToWorker } from './parser-protocol.js';
 import { defaultWorkerUrl, startParserWorker } from './parser-worker-launcher.js';
 import { PoolJob } from './pool-job.js';
-import { displayWanted, resolveLimits, timeLimitFor, type ParseFailure, type ParseLimits, type ParseOptions, type ParseResult, type RawMessage } from './parse-types.js';
+import { resolveLimits, timeLimitFor, type ParseFailure, type ParseLimits, type ParseOptions, type ParseResult, type RawMessage } from './parse-types.js';
 import { TimeBudget } from './time-budget.js';
 
 export interface ParserPoolOptions {
@@ -103,7 +103,7 @@ export class ParserPool {
       return Promise.resolve({ ok: false, failure: parseFailure('PARSE_TOO_LARGE', `The message is larger than ${Math.round(limits.maxMessageBytes / 2 ** 20)} MB`) });
     }
     return new Promise((resolve) => {
-      this.queue.push(new PoolJob(this.nextId++, raw, limits, options.sink, [...(options.extraHeaders ?? [])], displayWanted(options.display), options.omitHtml === true, resolve));
+      this.queue.push(new PoolJob(this.nextId++, raw, limits, options.sink, [...(options.extraHeaders ?? [])], options.display === true, options.omitHtml === true, resolve));
       this.fill();
       this.dispatch();
       this.updateRefs();

@@ -3,7 +3,7 @@
  * transferred ArrayBuffers (moved, not copied); both directions are flow-controlled by byte
  * windows so neither side queues a whole 50 MB message in memory.
  */
-import type { AttachmentInfo, AttachmentMeta, DisplayWanted, ParseFailure, ParseLimits, ParseResult } from './parse-types.js';
+import type { AttachmentInfo, AttachmentMeta, ParseFailure, ParseLimits, ParseResult } from './parse-types.js';
 
 /** Raw bytes the pool may have sent that the worker has not yet taken. */
 export const INPUT_WINDOW_BYTES = 2 * 2 ** 20;
@@ -21,7 +21,7 @@ export type ToWorker =
    * Starts a job; `chunk`/`end` let a small message travel in the same message. Without
    * `attachments` the caller has no sink: the worker only measures and hashes attachment bytes.
    */
-  | { type: 'job'; id: number; limits: ParseLimits; extraHeaders: string[]; display: DisplayWanted | null; omitHtml: boolean; chunk: ArrayBuffer | null; end: boolean; attachments: boolean }
+  | { type: 'job'; id: number; limits: ParseLimits; extraHeaders: string[]; display: boolean; omitHtml: boolean; chunk: ArrayBuffer | null; end: boolean; attachments: boolean }
   | { type: 'chunk'; id: number; data: ArrayBuffer }
   | { type: 'end'; id: number }
   /** The sink stored `bytes` more attachment bytes: the worker may send that many more. */

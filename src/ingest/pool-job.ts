@@ -5,7 +5,7 @@
  */
 import { parseFailure } from './parse-failure.js';
 import { CREDIT_STEP_BYTES, type FromWorker, type ToWorker } from './parser-protocol.js';
-import type { AttachmentSink, AttachmentWriter, DisplayWanted, ParseFailure, ParseLimits, ParseResult, RawMessage } from './parse-types.js';
+import type { AttachmentSink, AttachmentWriter, ParseFailure, ParseLimits, ParseResult, RawMessage } from './parse-types.js';
 import type { TimeBudget } from './time-budget.js';
 
 const NULL_SINK: AttachmentSink = { begin: () => ({ write: () => undefined, end: () => undefined }) };
@@ -39,7 +39,7 @@ export class PoolJob {
     readonly limits: ParseLimits,
     readonly sink: AttachmentSink | undefined,
     readonly extraHeaders: string[],
-    readonly display: DisplayWanted | null,
+    readonly display: boolean,
     readonly omitHtml: boolean,
     readonly resolve: (r: ParseResult) => void,
   ) {}

@@ -54,7 +54,7 @@ export class MessageDisplay {
     const raw = await store.repos.conversations.raw(m.id);
     if (!raw) return m;
     // It parsed at ingest under its queue's size limit; the same bytes may not fail on size now.
-    const result = await pool.parse(raw, { display: { html: true, language: false }, limits: { maxMessageBytes: raw.length + 1 } });
+    const result = await pool.parse(raw, { display: true, limits: { maxMessageBytes: raw.length + 1 } });
     let html: string | null = null;
     const known = new Set(warningsOf(m));
     let warnings: string[];
