@@ -27,9 +27,15 @@ export interface LanguageOptions {
   minConfidence?: number;
   /** Letters needed for `confident` at all. Default 20. */
   minLetters?: number;
-  /** Characters passed to the detector (after stripping). Default 2,000; it reads the first ~350 bytes of words. */
+  /** Characters passed to the detector (after stripping). Default 1,000: ELD reads no more (and only the first ~350 bytes of words). */
   maxChars?: number;
 }
+
+/**
+ * Characters of the body looked at for the customer's own text: it comes first, the quoted
+ * history after it, so a long thread costs no more than a short one.
+ */
+const HEAD_CHARS = 10_000;
 
 /** Lines that start the quoted original in replies and forwards, in common clients and languages. */
 const QUOTE_HEADERS: RegExp[] = [
@@ -71,15 +77,18 @@ function countLetters(s: string): number {
 export function detectLanguage(text: string | null | undefined, opts: LanguageOptions = {}): LanguageDetection {
   const minConfidence = opts.minConfidence ?? 0.5;
   const minLetters = opts.minLetters ?? 20;
-  let own = stripQuotedText(text ?? '');
+  const maxChars = opts.maxChars ?? 1000;
+  const head = (text ?? '').slice(0, HEAD_CHARS);
+  let own = stripQuotedText(head);
   // A bare forward (nothing written above the quote): the forwarded text is the best evidence left.
-  if (countLetters(own) < minLetters) own = text ?? '';
-  // URLs, addresses and numbers are language-neutral noise.
+  if (countLetters(own) < minLetters) own = head;
+  // URLs, addresses and numbers are language-neutral noise (cleaned on twice what is kept).
   const cleaned = own
+    .slice(0, 2 * maxChars)
     .replace(/\bhttps?:\/\/\S+/gi, ' ')
     .replace(/\S+@\S+/g, ' ')
     .replace(/[\d_]+/g, ' ')
-    .slice(0, opts.maxChars ?? 2000);
+    .slice(0, maxChars);
   const letters = countLetters(cleaned);
   if (letters === 0) return NOTHING;
   let result: ReturnType<typeof eld.detect>;
