@@ -40,6 +40,24 @@ describe('ParserPool', () => {
     expect(results.map((r) => r.ok && r.message.subject)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`));
   });
 
+  it('sends small messages ahead to a busy worker, which parses them in order without waiting for this thread', async () => {
+    const one = new ParserPool({ size: 1 });
+    try {
+      await one.ready();
+      const subjects = Array.from({ length: 6 }, (_, i) => `ahead ${i}`);
+      const results = subjects.map((subject) => one.parse(rawMessage({ From: 'a@example.com', Subject: subject })));
+      // One runs, the other five are already in the worker's own queue.
+      expect(one.stats()).toMatchObject({ busy: 1, queued: 5, ahead: 5 });
+      // This thread busy for a while: the worker goes on from its queue meanwhile.
+      const until = Date.now() + 300;
+      while (Date.now() < until);
+      expect((await Promise.all(results)).map((r) => r.ok && r.message.subject)).toEqual(subjects);
+      expect(one.stats()).toMatchObject({ busy: 0, queued: 0, ahead: 0, parsed: 6 });
+    } finally {
+      await one.close();
+    }
+  });
+
   it('streams a 50 MB attachment back in many chunks with the right sha256', async () => {
     const big = bigAttachmentMessage(50 * 2 ** 20);
     const hash = createHash('sha256');
@@ -153,8 +171,14 @@ describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
   it('terminates a worker over the time limit with PARSE_TIMEOUT and replaces it', async () => {
     const pool = new ParserPool({ size: 1, limits: { timeoutMs: 1, timeoutMsPerMb: 0 } });
     try {
-      const r = await pool.parse(bigAttachmentMessage(8 * 2 ** 20).raw);
-      expect(failureOf(r)).toMatchObject({ code: 'PARSE_TIMEOUT', retryable: false });
+      await pool.ready();
+      const slow = pool.parse(bigAttachmentMessage(8 * 2 ** 20).raw);
+      // Sent ahead to the worker that is terminated: they go to its replacement, and their own
+      // time limit (not the one that ran out) starts only when they do.
+      const behind = [pool.parse(small, { limits: { timeoutMs: 30_000 } }), pool.parse(small, { limits: { timeoutMs: 30_000 } })];
+      expect(pool.stats().ahead).toBe(2);
+      expect(failureOf(await slow)).toMatchObject({ code: 'PARSE_TIMEOUT', retryable: false });
+      expect((await Promise.all(behind)).map((r) => r.ok)).toEqual([true, true]);
       const next = await pool.parse(small, { limits: { timeoutMs: 30_000 } });
       expect(next.ok).toBe(true);
       expect(pool.stats()).toMatchObject({ timeouts: 1, restarts: 1 });
@@ -168,8 +192,11 @@ describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
     const pool = new ParserPool({ size: 1, limits: { workerHeapMb: 32, maxHeaders: 10_000_000, maxHeaderBytes: 2 ** 30 } });
     try {
       const lines = Array.from({ length: 300_000 }, (_, i) => `X-H${i % 50}: value number ${i}`).join('\r\n');
-      const r = await pool.parse(Buffer.from(`From: a@example.com\r\n${lines}\r\n\r\nbody\r\n`));
-      expect(failureOf(r).code).toBe('PARSE_OUT_OF_MEMORY');
+      const hungry = pool.parse(Buffer.from(`From: a@example.com\r\n${lines}\r\n\r\nbody\r\n`));
+      const behind = pool.parse(small);
+      expect(failureOf(await hungry).code).toBe('PARSE_OUT_OF_MEMORY');
+      // The message sent ahead to the worker that ran out is parsed by the next one.
+      expect((await behind).ok).toBe(true);
       expect((await pool.parse(small)).ok).toBe(true);
       expect(pool.stats().outOfMemory).toBe(1);
     } finally {
@@ -203,9 +230,12 @@ describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
     const pool = new ParserPool({ size: 1 });
     await pool.ready();
     const running = pool.parse(bigAttachmentMessage(4 * 2 ** 20).raw);
-    const queued = pool.parse(small);
+    const queued = [pool.parse(small), pool.parse(small)];
+    expect(pool.stats()).toMatchObject({ queued: 2, ahead: 2 });
     await pool.close({ drain: false });
     expect((await running).ok).toBe(true);
-    expect(failureOf(await queued).code).toBe('PARSER_POOL_CLOSED');
+    // Even those already sent ahead to the worker are not parsed.
+    for (const q of queued) expect(failureOf(await q).code).toBe('PARSER_POOL_CLOSED');
+    expect(pool.stats().parsed).toBe(1);
   });
 });

@@ -6,7 +6,10 @@
  * - one worker per core by default, so both cores parse at once,
  * - streaming both ways: raw bytes in 256 KB transferred chunks, attachment bytes back in
  *   256 KB transferred batches, each direction within a 2 MB window, so a 50 MB message never
- *   sits in the pool's memory whole (only the caller's own copy of the raw bytes does).
+ *   sits in the pool's memory whole (only the caller's own copy of the raw bytes does),
+ * - small messages sent ahead to a busy worker (up to AHEAD_JOBS / AHEAD_BYTES each), so workers
+ *   keep parsing while the main thread is busy; a job's time limit starts when it reaches the
+ *   head of its worker, and jobs sent ahead to a worker that dies go back to the queue.
  *
  * Lifecycle: `new ParserPool()` starts the workers; `parse()` any time (jobs queue while all are
  * busy); `ready()` waits for the workers to be up (benchmarks); `close()` refuses new work,
@@ -16,7 +19,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { parseFailure, timeoutFailure } from './parse-failure.js';
-import { INPUT_CHUNK_BYTES, INPUT_WINDOW_BYTES, type FromWorker, type ToWorker } from './parser-protocol.js';
+import { AHEAD_BYTES, AHEAD_JOBS, INPUT_CHUNK_BYTES, INPUT_WINDOW_BYTES, type FromWorker, type ToWorker } from './parser-protocol.js';
 import { defaultWorkerUrl, startParserWorker } from './parser-worker-launcher.js';
 import { PoolJob } from './pool-job.js';
 import { resolveLimits, timeLimitFor, type ParseFailure, type ParseLimits, type ParseOptions, type ParseResult, type RawMessage } from './parse-types.js';
@@ -37,7 +40,9 @@ export interface ParserPoolOptions {
 export interface ParserPoolStats {
   size: number;
   busy: number;
+  /** Waiting: in the pool's queue, or sent ahead to a busy worker (`ahead` of them). */
   queued: number;
+  ahead: number;
   parsed: number;
   failed: number;
   timeouts: number;
@@ -51,9 +56,15 @@ interface Slot {
   worker: Worker;
   ready: boolean;
   dead: boolean;
+  /** The job the worker is running (its time limit is running). */
   job: PoolJob | null;
+  /** Whole small messages sent ahead, queued in the worker behind `job`, in order. */
+  ahead: PoolJob[];
   lastError: (Error & { code?: string }) | null;
 }
+
+/** A job whose whole message travels in one message (the only kind sent ahead). */
+const isWhole = (job: PoolJob): job is PoolJob & { raw: Uint8Array } => job.raw instanceof Uint8Array && job.raw.length <= INPUT_CHUNK_BYTES;
 
 export class ParserPool {
   private readonly size: number;
@@ -68,6 +79,8 @@ export class ParserPool {
   private readyWaiters: (() => void)[] = [];
   /** Woken whenever a job ends or a worker exits (close() waits on it). */
   private idleWaiters: (() => void)[] = [];
+  /** Jobs whose worker is done, waiting for their sink work (`finish`). */
+  private settling = 0;
   private readonly counters = { parsed: 0, failed: 0, timeouts: 0, outOfMemory: 0, crashes: 0, restarts: 0 };
 
   constructor(opts: ParserPoolOptions = {}) {
@@ -88,7 +101,8 @@ export class ParserPool {
   }
 
   stats(): ParserPoolStats {
-    return { size: this.size, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length, ...this.counters };
+    const ahead = this.slots.reduce((n, s) => n + s.ahead.length, 0);
+    return { size: this.size, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length + ahead, ahead, ...this.counters };
   }
 
   /**
@@ -127,9 +141,17 @@ export class ParserPool {
   async close(opts: { drain?: boolean } = {}): Promise<void> {
     this.closing = true;
     if (opts.drain === false) {
-      for (const job of this.queue.splice(0)) job.resolve({ ok: false, failure: parseFailure('PARSER_POOL_CLOSED', 'The parser pool was shut down') });
+      const closed = (): ParseResult => ({ ok: false, failure: parseFailure('PARSER_POOL_CLOSED', 'The parser pool was shut down') });
+      for (const job of this.queue.splice(0)) job.resolve(closed());
+      // Sent ahead but not started: the worker drops them.
+      for (const slot of this.slots) {
+        for (const job of slot.ahead.splice(0)) {
+          this.send(slot, { type: 'abort', id: job.id, reason: 'the parser pool was shut down' });
+          job.resolve(closed());
+        }
+      }
     }
-    while (this.queue.length > 0 || this.slots.some((s) => s.job)) {
+    while (this.queue.length > 0 || this.settling > 0 || this.slots.some((s) => s.job)) {
       if (this.queue.length > 0 && this.slots.length === 0) {
         // No worker left to run them (they could not start): fail them rather than wait forever.
         for (const job of this.queue.splice(0)) job.resolve({ ok: false, failure: parseFailure('PARSER_POOL_CLOSED', 'The parser pool was shut down') });
@@ -154,7 +176,7 @@ export class ParserPool {
   private spawn(): void {
     const worker = startParserWorker(this.workerUrl, this.heapMb);
     worker.unref();
-    const slot: Slot = { worker, ready: false, dead: false, job: null, lastError: null };
+    const slot: Slot = { worker, ready: false, dead: false, job: null, ahead: [], lastError: null };
     this.slots.push(slot);
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     worker.on('error', (err: Error & { code?: string }) => {
@@ -170,6 +192,8 @@ export class ParserPool {
     if (i >= 0) this.slots.splice(i, 1);
     const job = slot.job;
     slot.job = null;
+    // Sent ahead but never started: they go first to the next worker, in their order.
+    this.queue.unshift(...slot.ahead.splice(0));
     if (job && !job.finished) {
       const err = slot.lastError;
       let failure = job.killedWith;
@@ -204,13 +228,49 @@ export class ParserPool {
       if (!slot.ready || slot.dead || slot.job) continue;
       this.start(slot, this.queue.shift()!);
     }
+    // Every worker busy: send the next whole messages ahead, in turn, within each one's bounds.
+    for (let sent = true; sent && this.queue.length > 0; ) {
+      sent = false;
+      for (const slot of this.slots) {
+        const next = this.queue[0];
+        if (!next || !isWhole(next)) return;
+        if (!slot.ready || slot.dead || !slot.job || slot.ahead.length >= AHEAD_JOBS) continue;
+        if (slot.ahead.reduce((n, j) => n + (j.raw as Uint8Array).length, 0) + next.raw.length > AHEAD_BYTES) continue;
+        this.queue.shift();
+        slot.ahead.push(next);
+        this.sendWhole(slot, next);
+        sent = true;
+      }
+    }
   }
 
   private send(slot: Slot, msg: ToWorker, transfer: ArrayBuffer[] = []): void {
     if (!slot.dead) slot.worker.postMessage(msg, transfer);
   }
 
+  private jobMessage(job: PoolJob): Omit<Extract<ToWorker, { type: 'job' }>, 'chunk' | 'end'> {
+    return { type: 'job', id: job.id, limits: job.limits, extraHeaders: job.extraHeaders, display: job.display, omitHtml: job.omitHtml, attachments: job.sink !== undefined };
+  }
+
+  /** The whole message in the job message: one copy, transferred. */
+  private sendWhole(slot: Slot, job: PoolJob & { raw: Uint8Array }): void {
+    const copy = new Uint8Array(job.raw); // a copy (Buffer#slice would be a view: never transfer the caller's memory)
+    job.sent = copy.length;
+    this.send(slot, { ...this.jobMessage(job), chunk: copy.buffer, end: true }, [copy.buffer]);
+  }
+
   private start(slot: Slot, job: PoolJob): void {
+    this.begin(slot, job);
+    if (isWhole(job)) {
+      this.sendWhole(slot, job);
+      return;
+    }
+    this.send(slot, { ...this.jobMessage(job), chunk: null, end: false });
+    void this.feed(slot, job);
+  }
+
+  /** `job` is now the one its worker runs: its time limit starts. */
+  private begin(slot: Slot, job: PoolJob): void {
     slot.job = job;
     this.updateRefs();
     const known = job.raw instanceof Uint8Array ? job.raw.length : 0;
@@ -223,16 +283,6 @@ export class ParserPool {
         else this.kill(slot, job, timeoutFailure(job.budget?.pausedFor() ?? null, timeLimitFor(job.limits, Math.max(known, job.sent))));
       },
     });
-    const base = { type: 'job' as const, id: job.id, limits: job.limits, extraHeaders: job.extraHeaders, display: job.display, omitHtml: job.omitHtml, attachments: job.sink !== undefined };
-    if (job.raw instanceof Uint8Array && job.raw.length <= INPUT_CHUNK_BYTES) {
-      // The common case: the whole message in the job message, one copy, transferred.
-      const copy = new Uint8Array(job.raw); // a copy (Buffer#slice would be a view: never transfer the caller's memory)
-      job.sent = copy.length;
-      this.send(slot, { ...base, chunk: copy.buffer, end: true }, [copy.buffer]);
-      return;
-    }
-    this.send(slot, { ...base, chunk: null, end: false });
-    void this.feed(slot, job);
   }
 
   private async *chunks(job: PoolJob): AsyncIterable<Uint8Array> {
@@ -305,9 +355,14 @@ export class ParserPool {
         job.wakeFeeder?.();
         job.wakeFeeder = null;
         break;
-      case 'done':
+      case 'done': {
+        // The worker has already started the next job sent ahead (its messages follow this one).
+        const next = slot.ahead.shift();
+        if (next) this.begin(slot, next);
+        else slot.job = null;
         void this.finish(slot, job, msg.result);
         break;
+      }
       default:
         job.relay(msg, (m) => this.send(slot, m));
     }
@@ -316,7 +371,14 @@ export class ParserPool {
   /** Settles a job (its sink work done), frees its worker, starts the next. */
   private async finish(slot: Slot, job: PoolJob, result: ParseResult): Promise<void> {
     if (job.finished) return;
-    const final = await job.settle(result);
+    // Its worker may already run the next job; close() still waits for this one's sink work.
+    this.settling++;
+    let final: ParseResult;
+    try {
+      final = await job.settle(result);
+    } finally {
+      this.settling--;
+    }
     if (final.ok) this.counters.parsed++;
     else this.counters.failed++;
     if (slot.job === job) slot.job = null;

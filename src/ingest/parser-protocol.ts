@@ -16,10 +16,19 @@ export const CREDIT_STEP_BYTES = ATTACHMENT_WINDOW_BYTES / 4;
 /** Attachment bytes the worker collects before sending them (fewer, larger messages). */
 export const ATTACHMENT_BATCH_BYTES = 256 * 1024;
 
+/**
+ * Whole small messages the pool may send a busy worker ahead of its current job, per worker: the
+ * worker queues them and starts the next as soon as one ends, without waiting for the main thread,
+ * which may be busy for tens of milliseconds (an embedded-database statement runs on it).
+ */
+export const AHEAD_JOBS = 32;
+export const AHEAD_BYTES = 4 * 2 ** 20;
+
 export type ToWorker =
   /**
-   * Starts a job; `chunk`/`end` let a small message travel in the same message. Without
-   * `attachments` the caller has no sink: the worker only measures and hashes attachment bytes.
+   * Starts a job, or queues it behind the running one (only whole messages are sent ahead);
+   * `chunk`/`end` let a small message travel in the same message. Without `attachments` the
+   * caller has no sink: the worker only measures and hashes attachment bytes.
    */
   | { type: 'job'; id: number; limits: ParseLimits; extraHeaders: string[]; display: boolean; omitHtml: boolean; chunk: ArrayBuffer | null; end: boolean; attachments: boolean }
   | { type: 'chunk'; id: number; data: ArrayBuffer }

@@ -177,6 +177,8 @@ interface Job {
 }
 
 let current: Job | null = null;
+/** Jobs the pool sent ahead (whole messages), started in order as soon as the running one ends. */
+const queued: Extract<ToWorker, { type: 'job' }>[] = [];
 
 async function run(msg: Extract<ToWorker, { type: 'job' }>): Promise<void> {
   const job: Job = { id: msg.id, input: new InputQueue(msg.id, !msg.end), sink: msg.attachments ? new RemoteSink(msg.id) : null, controller: new AbortController() };
@@ -200,14 +202,23 @@ async function run(msg: Extract<ToWorker, { type: 'job' }>): Promise<void> {
     outboxBytes = 0;
     post({ type: 'done', id: msg.id, result: { ok: false, failure: failureFromError(err) } });
   }
+  const next = queued.shift();
+  if (next) void run(next);
 }
 
 port.on('message', (msg: ToWorker) => {
   if (msg.type === 'job') {
-    void run(msg);
+    if (current) queued.push(msg);
+    else void run(msg);
     return;
   }
   const job = current;
+  if (msg.type === 'abort' && job?.id !== msg.id) {
+    // A job sent ahead that the pool no longer wants (closed without draining).
+    const i = queued.findIndex((q) => q.id === msg.id);
+    if (i >= 0) queued.splice(i, 1);
+    return;
+  }
   if (!job || job.id !== msg.id) return; // a late message for a finished job
   switch (msg.type) {
     case 'chunk':
