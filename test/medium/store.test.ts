@@ -140,15 +140,16 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     expect(await store.repos.attachments.count(filed)).toBe(2);
   });
 
-  it('bytea round-trips byte for byte', async () => {
-    const bytes = new Uint8Array(256).map((_, i) => i);
+  it('bytea round-trips byte for byte, a view into a larger buffer included', async () => {
+    // Every byte value, at an offset inside a larger buffer (as Buffer slices of a socket read are).
+    const bytes = new Uint8Array(300).map((_, i) => (i + 200) % 256).subarray(44);
     const u = (await store.repos.users.findByLogin('alice'))!;
     const sid = await store.repos.config.insertSender({ name: 's', type: 'smtp', spec: {}, secretsEnc: null });
     const qid = await store.repos.config.insertQueue({ name: 'q', senderId: sid, spec: {} });
     const conv = await store.db.insertInto('conversations').values({ queue_id: qid, customer_address: 'c@example.com' }).returning('id').executeTakeFirstOrThrow();
     const m = await store.db
       .insertInto('messages')
-      .values({ conversation_id: conv.id, direction: 'inbound', to_addrs: '[]', cc_addrs: '[]', raw: bytes, raw_sha256: 'x', size: 256, author_id: u.id })
+      .values({ conversation_id: conv.id, direction: 'inbound', to_addrs: '[]', cc_addrs: '[]', raw: bytes, raw_sha256: 'x', size: bytes.length, author_id: u.id })
       .returning('id')
       .executeTakeFirstOrThrow();
     const back = await store.db.selectFrom('messages').select('raw').where('id', '=', m.id).executeTakeFirstOrThrow();
