@@ -14,8 +14,9 @@ export interface AttachmentRowInput {
 /** An attachment that arrived whole (at most one chunk), with its bytes. */
 export type WholeAttachment = AttachmentRowInput & { data: Uint8Array; size: number; sha256: string };
 
-/** One multi-row attachment statement carries at most this many bytes (its JSON parameter stays small). */
+/** One multi-row attachment statement carries at most this many bytes, and rows (parameters). */
 const INSERT_BYTES = 8 * 1024 * 1024;
+const INSERT_ROWS = 1000;
 
 export class AttachmentRepository {
   constructor(private readonly db: Kysely<DB>) {}
@@ -30,16 +31,20 @@ export class AttachmentRepository {
   }
 
   /**
-   * Whole attachments of several messages (a group being filed): rows, complete, and bytes in
-   * one statement per INSERT_BYTES, in the order given.
+   * Whole attachments of several messages (a group being filed), in the order given: the rows,
+   * complete, in one statement from one JSON parameter, then the bytes in one multi-row insert
+   * with each attachment's bytes a parameter of its own (sent in binary, not as text in the
+   * JSON), per INSERT_BYTES.
    */
   async insertMany(list: readonly WholeAttachment[]): Promise<void> {
     for (let i = 0; i < list.length; ) {
       let bytes = 0;
       let j = i;
-      while (j < list.length && (j === i || bytes + list[j]!.data.length <= INSERT_BYTES)) bytes += list[j++]!.data.length;
+      while (j < list.length && (j === i || bytes + list[j]!.data.length <= INSERT_BYTES) && j - i < INSERT_ROWS) bytes += list[j++]!.data.length;
+      const part = list.slice(i, j);
+      i = j;
       const json = JSON.stringify(
-        list.slice(i, j).map((a, n) => ({
+        part.map((a, n) => ({
           n,
           message_id: a.messageId,
           filename: storable(a.filename),
@@ -48,21 +53,21 @@ export class AttachmentRepository {
           inline: a.inline,
           size: a.size,
           sha256: a.sha256,
-          data: Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).toString('base64'),
         })),
       );
-      i = j;
-      await sql`
+      const ids = await sql<{ id: number; n: number }>`
         with v as materialized (
           select nextval(pg_get_serial_sequence('attachments', 'id')) as id, r.*
           from (select * from jsonb_to_recordset(${json}::jsonb) as x(n integer, message_id bigint, filename text, content_type text, content_id text,
-            inline boolean, size integer, sha256 text, data text) order by n) r
+            inline boolean, size integer, sha256 text) order by n) r
         ), a as (
           insert into attachments (id, message_id, filename, content_type, content_id, inline, size, sha256, complete)
           overriding system value
           select id, message_id, filename, content_type, content_id, inline, size, sha256, true from v
         )
-        insert into attachment_chunks (attachment_id, seq, data) select id, 0, decode(data, 'base64') from v where data <> ''`.execute(this.db);
+        select id, n from v`.execute(this.db);
+      const chunks = ids.rows.filter((r) => part[r.n]!.data.length > 0).map((r) => ({ attachment_id: r.id, seq: 0, data: part[r.n]!.data }));
+      if (chunks.length > 0) await this.db.insertInto('attachment_chunks').values(chunks).execute();
     }
   }
 
