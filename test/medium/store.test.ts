@@ -140,6 +140,12 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     expect(await store.repos.attachments.count(filed)).toBe(2);
   });
 
+  it('json and jsonb parameters round-trip, text or objects, beyond ASCII', async () => {
+    const value = { name: 'Zoë 😀 日本', n: [1, 2.5, null], nested: { ok: true } };
+    const r = await sql<{ a: unknown; b: unknown; c: unknown }>`select ${JSON.stringify(value)}::jsonb as a, ${JSON.stringify(value)}::json as b, jsonb_typeof(${JSON.stringify([value])}::jsonb) as c`.execute(store.db);
+    expect(r.rows[0]).toEqual({ a: value, b: value, c: 'array' });
+  });
+
   it('bytea round-trips byte for byte, a view into a larger buffer included', async () => {
     // Every byte value, at an offset inside a larger buffer (as Buffer slices of a socket read are).
     const bytes = new Uint8Array(300).map((_, i) => (i + 200) % 256).subarray(44);
