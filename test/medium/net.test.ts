@@ -20,6 +20,7 @@ import { getFreePort } from '../peers/ports.js';
 import { startSilentPort } from '../peers/silent-port.js';
 import { startSmtpSink } from '../peers/smtp-sink.js';
 import { isRoot, missingSystemPackages } from '../peers/system-packages.js';
+import { onceMoreIfDropped } from '../helpers/peer-flake.js';
 
 const missing = [...missingSystemPackages(['dovecot', 'dante', 'openssl', 'python3']), ...(isRoot() ? [] : ['the peers run as root'])];
 if (missing.length > 0) console.warn(`net.test.ts skipped: ${missing.join('; ')}`);
@@ -184,9 +185,15 @@ describe.skipIf(missing.length > 0)('every TLS mode on imaps and pop3s', () => {
     ['none, wrong name', 'wrongName', () => ({ verify: 'none' }), 'ok', (a) => expect(a.warnings.join(' ')).toMatch(/verification is off/)],
   ];
 
-  it.each(cases)('%s', async (_name, server, policy, expected, check) => {
+  it.each(cases)('%s', async (name, server, policy, expected, check) => {
     for (const port of [dovecots[server].imapsPort!, dovecots[server].pop3sPort!]) {
-      const a = await attempt({ host: 'localhost', port, security: 'tls', tls: policy() });
+      const a = await onceMoreIfDropped(
+        () => attempt({ host: 'localhost', port, security: 'tls', tls: policy() }),
+        (x) => x.code,
+        expected === 'ok' ? undefined : expected,
+        `${name} on port ${port}`,
+        async () => (await dovecots[server].log()).slice(-800),
+      );
       if (expected === 'ok') {
         expect(a.code, a.message).toBeUndefined();
         expect(a.greeting).toMatch(/^(\* OK|\+OK)/);
