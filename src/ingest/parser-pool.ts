@@ -63,6 +63,9 @@ interface Slot {
   lastError: (Error & { code?: string }) | null;
 }
 
+/** The answer to a job the pool, shutting down, will not parse. */
+const closed = (): ParseResult => ({ ok: false, failure: parseFailure('PARSER_POOL_CLOSED', 'The parser pool was shut down') });
+
 /** A job whose whole message travels in one message (the only kind sent ahead). */
 const isWhole = (job: PoolJob): job is PoolJob & { raw: Uint8Array } => job.raw instanceof Uint8Array && job.raw.length <= INPUT_CHUNK_BYTES;
 
@@ -141,7 +144,6 @@ export class ParserPool {
   async close(opts: { drain?: boolean } = {}): Promise<void> {
     this.closing = true;
     if (opts.drain === false) {
-      const closed = (): ParseResult => ({ ok: false, failure: parseFailure('PARSER_POOL_CLOSED', 'The parser pool was shut down') });
       for (const job of this.queue.splice(0)) job.resolve(closed());
       // Sent ahead but not started: the worker drops them.
       for (const slot of this.slots) {
@@ -154,7 +156,7 @@ export class ParserPool {
     while (this.queue.length > 0 || this.settling > 0 || this.slots.some((s) => s.job)) {
       if (this.queue.length > 0 && this.slots.length === 0) {
         // No worker left to run them (they could not start): fail them rather than wait forever.
-        for (const job of this.queue.splice(0)) job.resolve({ ok: false, failure: parseFailure('PARSER_POOL_CLOSED', 'The parser pool was shut down') });
+        for (const job of this.queue.splice(0)) job.resolve(closed());
         break;
       }
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
