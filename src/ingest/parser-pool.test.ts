@@ -58,6 +58,21 @@ describe('ParserPool', () => {
     }
   });
 
+  it('spreads the messages sent ahead over the busy workers, even when they come one at a time', async () => {
+    const two = new ParserPool({ size: 2 });
+    try {
+      await two.ready();
+      // Each parse() hands its message out at once: the first two start, the rest go ahead. Always to
+      // the first busy worker, the other would find nothing left to do once its own job ended.
+      const results = Array.from({ length: 10 }, (_, i) => two.parse(rawMessage({ From: 'a@example.com', Subject: `spread ${i}` })));
+      expect(two.stats()).toMatchObject({ busy: 2, ahead: 8, aheadByWorker: [4, 4] });
+      expect((await Promise.all(results)).map((r) => r.ok && r.message.subject)).toEqual(Array.from({ length: 10 }, (_, i) => `spread ${i}`));
+      expect(two.stats()).toMatchObject({ busy: 0, ahead: 0, aheadByWorker: [0, 0], parsed: 10 });
+    } finally {
+      await two.close();
+    }
+  });
+
   it('streams a 50 MB attachment back in many chunks with the right sha256', async () => {
     const big = bigAttachmentMessage(50 * 2 ** 20);
     const hash = createHash('sha256');

@@ -43,6 +43,8 @@ export interface ParserPoolStats {
   /** Waiting: in the pool's queue, or sent ahead to a busy worker (`ahead` of them). */
   queued: number;
   ahead: number;
+  /** Of `ahead`, how many each worker holds (the pool spreads them by their bytes). */
+  aheadByWorker: number[];
   parsed: number;
   failed: number;
   timeouts: number;
@@ -68,6 +70,9 @@ const closed = (): ParseResult => ({ ok: false, failure: parseFailure('PARSER_PO
 
 /** A job whose whole message travels in one message (the only kind sent ahead). */
 const isWhole = (job: PoolJob): job is PoolJob & { raw: Uint8Array } => job.raw instanceof Uint8Array && job.raw.length <= INPUT_CHUNK_BYTES;
+
+/** Bytes of the messages sent ahead to a worker (at most AHEAD_JOBS of them). */
+const aheadBytes = (slot: Slot): number => slot.ahead.reduce((n, j) => n + (j.raw as Uint8Array).length, 0);
 
 export class ParserPool {
   private readonly size: number;
@@ -104,8 +109,9 @@ export class ParserPool {
   }
 
   stats(): ParserPoolStats {
-    const ahead = this.slots.reduce((n, s) => n + s.ahead.length, 0);
-    return { size: this.size, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length + ahead, ahead, ...this.counters };
+    const aheadByWorker = this.slots.map((s) => s.ahead.length);
+    const ahead = aheadByWorker.reduce((a, b) => a + b, 0);
+    return { size: this.size, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length + ahead, ahead, aheadByWorker, ...this.counters };
   }
 
   /**
@@ -230,19 +236,26 @@ export class ParserPool {
       if (!slot.ready || slot.dead || slot.job) continue;
       this.start(slot, this.queue.shift()!);
     }
-    // Every worker busy: send the next whole messages ahead, in turn, within each one's bounds.
-    for (let sent = true; sent && this.queue.length > 0; ) {
-      sent = false;
+    // Every worker busy: send each next whole message ahead to the worker with the least queued
+    // (by bytes, a parse's cost), within each one's bounds. Always the first busy worker instead
+    // would leave the other idle once its job ended: the queue would be empty, all sent ahead.
+    for (;;) {
+      const next = this.queue[0];
+      if (!next || !isWhole(next)) return;
+      let target: Slot | null = null;
+      let targetBytes = Infinity;
       for (const slot of this.slots) {
-        const next = this.queue[0];
-        if (!next || !isWhole(next)) return;
         if (!slot.ready || slot.dead || !slot.job || slot.ahead.length >= AHEAD_JOBS) continue;
-        if (slot.ahead.reduce((n, j) => n + (j.raw as Uint8Array).length, 0) + next.raw.length > AHEAD_BYTES) continue;
-        this.queue.shift();
-        slot.ahead.push(next);
-        this.sendWhole(slot, next);
-        sent = true;
+        const bytes = aheadBytes(slot);
+        if (bytes + next.raw.length <= AHEAD_BYTES && bytes < targetBytes) {
+          target = slot;
+          targetBytes = bytes;
+        }
       }
+      if (!target) return;
+      this.queue.shift();
+      target.ahead.push(next);
+      this.sendWhole(target, next);
     }
   }
 
