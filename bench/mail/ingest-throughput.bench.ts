@@ -16,10 +16,12 @@
  *
  * `node --import tsx --expose-gc bench/run.ts ingest-throughput [--quick]`; BENCH_INGEST_MESSAGES sets the
  * backlog, BENCH_INGEST_POSTGRES=0 skips the PostgreSQL run, BENCH_INGEST_PROFILE=<folder> writes
- * a CPU profile of the main thread over each Mailroom run only (open it in Chrome's DevTools).
+ * a CPU profile of the main thread over each Mailroom run only (open it in Chrome's DevTools),
+ * BENCH_INGEST_WARM=<n> has the parser workers parse n of the messages before each measured run
+ * (results in `ingest-throughput-warm`).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
@@ -89,18 +91,50 @@ function cpuMs(since: NodeJS.CpuUsage): number {
 }
 
 /**
- * CPU time of this process's main thread (Linux: /proc/self/task/<pid>/stat, utime + stime in
- * clock ticks of 10 ms); the rest of `cpuMs` is the parser workers and V8's background threads
- * (GC, JIT). Null where /proc is not there.
+ * CPU time of each thread of this process (Linux: /proc/self/task/<tid>/stat, utime + stime in
+ * clock ticks of 10 ms), by thread id. Empty where /proc is not there.
  */
-function mainThreadCpuMs(): number | null {
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    tids = readdirSync('/proc/self/task');
   } catch {
-    return null;
+    return out;
   }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
+}
+
+/** Where a run's CPU went, by thread (null without /proc). */
+interface ThreadSplit {
+  /** The main thread: connector, filing, routing, the embedded database. */
+  main: number;
+  /** Threads Mailroom started: its parser workers (and any helper thread begun with them). */
+  started: number;
+  /** Threads that were there before: V8's background threads (JIT compilation, GC) and libuv's. */
+  background: number;
+}
+
+/** `before`: every thread's CPU before Mailroom started; `t0`/`t1`: around the measured run. */
+function threadSplit(before: Map<string, number>, t0: Map<string, number>, t1: Map<string, number>): ThreadSplit | null {
+  if (t1.size === 0) return null;
+  const split: ThreadSplit = { main: 0, started: 0, background: 0 };
+  for (const [tid, ms] of t1) {
+    const d = ms - (t0.get(tid) ?? 0);
+    if (tid === String(process.pid)) split.main += d;
+    else if (before.has(tid)) split.background += d;
+    else split.started += d;
+  }
+  return split;
 }
 
 /**
@@ -130,8 +164,8 @@ interface MailroomRun {
   storedMs: number;
   filedMs: number;
   cpuMs: number;
-  /** Of `cpuMs`, the main thread's (null without /proc). */
-  mainCpuMs: number | null;
+  /** `cpuMs` by thread (null without /proc). */
+  threads: ThreadSplit | null;
   counts: Record<string, number>;
 }
 
@@ -174,7 +208,21 @@ async function startProfile(): Promise<((label: string) => Promise<void>) | null
   };
 }
 
-async function mailroom(dovecot: DovecotPeer, count: number, log: (l: string) => void, databaseUrl?: string): Promise<MailroomRun> {
+/**
+ * Has the parser workers parse `messages` before the measured run (BENCH_INGEST_WARM): V8 then
+ * compiles their hot code before, not during, the run, as in a server that has been taking mail.
+ */
+async function warmWorkers(runtime: Runtime, messages: Buffer[]): Promise<void> {
+  const sink = { begin: () => ({ write: () => undefined, end: () => undefined }) };
+  let next = 0;
+  const lane = async () => {
+    while (next < messages.length) await runtime.mail.pool.parse(messages[next++]!, { omitHtml: true, sink });
+  };
+  await Promise.all(Array.from({ length: 16 }, lane));
+}
+
+async function mailroom(dovecot: DovecotPeer, count: number, log: (l: string) => void, warm: Buffer[], databaseUrl?: string): Promise<MailroomRun> {
+  const threadsBefore = threadCpuMs();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mailroom-bench-ingest-'));
   const env: Record<string, string> = {
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
@@ -204,10 +252,14 @@ users:
 mailboxes:
   - { name: backlog, protocol: imap, host: 127.0.0.1, port: ${dovecot.imapPort}, security: none, auth: { user: backlog, password: backlog-pw }, queue: support }
 `;
+    if (warm.length > 0) {
+      await warmWorkers(runtime, warm);
+      log(`parser workers warmed with ${warm.length} messages`);
+    }
     const profiler = await startProfile();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    const main0 = mainThreadCpuMs();
+    const threads0 = threadCpuMs();
     const ticks0 = machineTicks();
     await runtime.core.config.apply(config, SYSTEM_ACTOR, {});
     let storedMs = 0;
@@ -233,11 +285,10 @@ mailboxes:
     const filedMs = performance.now() - t0;
     const machineCores = busyCores(ticks0, machineTicks());
     const cpu = cpuMs(cpu0);
-    const main1 = mainThreadCpuMs();
-    const mainCpuMs = main0 !== null && main1 !== null ? main1 - main0 : null;
+    const threads = threadSplit(threadsBefore, threads0, threadCpuMs());
     await profiler?.(databaseUrl ? 'postgres' : 'embedded');
     const byState = await sql<{ state: string; n: number }>`select case when conversation_id is not null then 'conversation' else ingest_state end as state, count(*)::int as n from messages where direction = 'inbound' group by 1`.execute(store.db);
-    return { machineCores, storedMs, filedMs, cpuMs: cpu, mainCpuMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
+    return { machineCores, storedMs, filedMs, cpuMs: cpu, threads, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -250,6 +301,7 @@ const bench: Bench = {
     const count = Number(process.env.BENCH_INGEST_MESSAGES ?? (quick ? 2000 : 10_000));
     const loadBefore = os.loadavg().map((v) => round(v, 2));
     const { messages, source } = backlog(count);
+    const warm = messages.slice(0, Math.min(count, Number(process.env.BENCH_INGEST_WARM ?? 0)));
     const dovecot = await startDovecot({ users: [{ user: 'backlog', password: 'backlog-pw' }] });
     try {
       await dovecot.deliver('backlog', 'INBOX', messages);
@@ -260,7 +312,7 @@ const bench: Bench = {
       const rate = (ms: number) => (count / ms) * 1000;
       const before = await baseline(dovecot);
       log(`baseline: ${Math.round(rate(before.ms))} messages/s`);
-      const embedded = await mailroom(dovecot, count, log);
+      const embedded = await mailroom(dovecot, count, log, warm);
       log(`mailroom (embedded PGlite): ${Math.round(rate(embedded.filedMs))} messages/s filed`);
       const between = await baseline(dovecot);
       log(`baseline again: ${Math.round(rate(between.ms))} messages/s`);
@@ -270,7 +322,7 @@ const bench: Bench = {
       const database = process.env.BENCH_INGEST_POSTGRES === '0' ? null : await postgresDatabase();
       if (database) {
         try {
-          server = await mailroom(dovecot, count, log, database.url);
+          server = await mailroom(dovecot, count, log, warm, database.url);
           log(`mailroom (PostgreSQL): ${Math.round(rate(server.filedMs))} messages/s filed`);
         } finally {
           await database.drop();
@@ -301,10 +353,13 @@ const bench: Bench = {
           : []),
       ];
       return {
-        name: 'ingest-throughput',
+        name: warm.length > 0 ? 'ingest-throughput-warm' : 'ingest-throughput',
         description:
           `A backlog of ${count.toLocaleString('en')} messages in a Dovecot mailbox through Mailroom (in this process, 2 parser workers; embedded PGlite, then a PostgreSQL server when reachable), from configuring the mailbox until every message is filed, ` +
-          'against plain imapflow FETCH + mailparser simpleParser of the same messages in the same run (no database), before, between and after the Mailroom runs.',
+          'against plain imapflow FETCH + mailparser simpleParser of the same messages in the same run (no database), before, between and after the Mailroom runs.' +
+          (warm.length > 0
+            ? ` Warm: before each run Mailroom's parser workers parsed ${warm.length.toLocaleString('en')} of the messages (untimed), so V8 had compiled their hot code, as in a server that has been taking mail; the baseline's code is warm from its priming read in both variants.`
+            : ' Cold: Mailroom\'s parser workers are new threads, whose code V8 compiles during the run (BENCH_INGEST_WARM=<n> measures them warm); the baseline\'s code is warm from its priming read.'),
         figures: {
           messages: count,
           megabytes: round(prime.bytes / 2 ** 20, 1),
@@ -318,9 +373,13 @@ const bench: Bench = {
           simpleparser_failures: before.failed,
           baseline_cpu_ms_per_msg: baseCpu,
           mailroom_cpu_ms_per_msg: perMsg(embedded.cpuMs),
-          mailroom_main_thread_cpu_ms_per_msg: embedded.mainCpuMs === null ? null : perMsg(embedded.mainCpuMs),
+          mailroom_main_thread_cpu_ms_per_msg: embedded.threads ? perMsg(embedded.threads.main) : null,
+          mailroom_workers_cpu_ms_per_msg: embedded.threads ? perMsg(embedded.threads.started) : null,
+          mailroom_background_cpu_ms_per_msg: embedded.threads ? perMsg(embedded.threads.background) : null,
           postgres_cpu_ms_per_msg: server ? perMsg(server.cpuMs) : null,
-          postgres_main_thread_cpu_ms_per_msg: server?.mainCpuMs == null ? null : perMsg(server.mainCpuMs),
+          postgres_main_thread_cpu_ms_per_msg: server?.threads ? perMsg(server.threads.main) : null,
+          postgres_workers_cpu_ms_per_msg: server?.threads ? perMsg(server.threads.started) : null,
+          postgres_background_cpu_ms_per_msg: server?.threads ? perMsg(server.threads.background) : null,
           mailroom_machine_busy_cores: embedded.machineCores,
           postgres_machine_busy_cores: server?.machineCores ?? null,
           filed_as: Object.entries(embedded.counts)
@@ -337,7 +396,7 @@ const bench: Bench = {
         notes: [
           `Messages: ${source}, each copy unique by an X-Bench-Copy header.`,
           '"stored" = raw bytes and position committed (the connector\'s part, while ingest runs beside it); "filed" = parsed, threaded, filed and routed (the whole pipeline).',
-          `CPU of this process per message (every thread; Dovecot and the PostgreSQL server not counted): baseline ${baseCpu} ms, Mailroom embedded ${perMsg(embedded.cpuMs)} ms${server ? `, Mailroom on PostgreSQL ${perMsg(server.cpuMs)} ms` : ''}; of Mailroom's, the main thread's is given beside it (the rest: the parser workers and V8's background GC and JIT threads). At half the baseline's rate (${Math.round(baseEmbedded / 2)} messages/s) two fully used cores allow at most ${round(4000 / baseEmbedded, 2)} ms of CPU per message, Dovecot's included.`,
+          `CPU of this process per message (every thread; Dovecot and the PostgreSQL server not counted): baseline ${baseCpu} ms, Mailroom embedded ${perMsg(embedded.cpuMs)} ms${server ? `, Mailroom on PostgreSQL ${perMsg(server.cpuMs)} ms` : ''}; Mailroom's by thread: the main thread (connector, filing, routing, the embedded database), the threads it started (its parser workers), and the threads that were there before (V8's background threads: JIT compilation and GC for every thread, and libuv's). At half the baseline's rate (${Math.round(baseEmbedded / 2)} messages/s) two fully used cores allow at most ${round(4000 / baseEmbedded, 2)} ms of CPU per message, Dovecot's included.`,
           `Busy cores of the whole machine during each Mailroom run (every process: this one, Dovecot, the PostgreSQL server), out of ${os.cpus().length}: embedded ${embedded.machineCores ?? '—'}${server ? `, PostgreSQL ${server.machineCores ?? '—'}` : ''}.`,
           'Shared 2-core machine: see the load averages (1, 5, 15 min) before and after the run; compare the ratio, not absolute figures across runs.',
         ],
