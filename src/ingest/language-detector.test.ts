@@ -71,4 +71,15 @@ describe('detectLanguage', () => {
     expect(stripQuotedText('Mein Text\n\n-----Original Message-----\nFrom: x\nSubject: y')).toBe('Mein Text');
     expect(stripQuotedText('Text\n________________________________\nVon: Support')).toBe('Text');
   });
+
+  it('stops stripping once it has kept as much as the detector will look at', () => {
+    const line = 'Ich warte seit drei Wochen auf meine Erstattung.';
+    const body = Array.from({ length: 400 }, () => line).join('\n');
+    const kept = stripQuotedText(body, 200);
+    expect(kept.length).toBeGreaterThanOrEqual(200);
+    expect(kept.length).toBeLessThan(200 + line.length + 1);
+    expect(body.startsWith(kept)).toBe(true);
+    // Far past the first lines, the customer's text still decides.
+    expect(detectLanguage(`${body}\n\nOn Monday, Support wrote:\n> ${'We will refund you.\n> '.repeat(300)}`)).toMatchObject({ language: 'de', confident: true });
+  });
 });

@@ -51,26 +51,37 @@ const CLIENT_FOOTERS = /^(?:sent from my|envoyé de mon|von meinem .* gesendet|e
 /**
  * The part of a plain-text body the customer wrote: the text before the first quote header,
  * without `>` quoted lines, below-the-signature text (RFC 3676 §4.3 `-- ` delimiter) and
- * client footers.
+ * client footers. `maxChars`: stop once that much is kept (the caller looks at no more).
  */
-export function stripQuotedText(text: string): string {
+export function stripQuotedText(text: string, maxChars = Infinity): string {
   const out: string[] = [];
+  let kept = 0;
   for (const raw of text.split(/\r?\n/)) {
+    if (kept >= maxChars) break;
     const line = raw.trimEnd();
     if (line === '-- ' || line === '--') break;
     if (QUOTE_HEADERS.some((re) => re.test(line.trim()))) break;
     if (/^\s*>/.test(line)) continue;
     if (CLIENT_FOOTERS.test(line.trim())) continue;
     out.push(line);
+    kept += line.length + 1;
   }
   return out.join('\n').trim();
 }
 
 const NON_LETTERS = /\P{L}+/gu;
+const LETTER = /\p{L}/gu;
 
 /** Letters in `s` (one string built, not an array of one-letter matches). */
 function countLetters(s: string): number {
   return s.replace(NON_LETTERS, '').length;
+}
+
+/** Whether `s` has at least `n` letters, reading only as far as the n-th. */
+function hasLetters(s: string, n: number): boolean {
+  LETTER.lastIndex = 0;
+  for (let found = 0; found < n; found++) if (!LETTER.exec(s)) return false;
+  return true;
 }
 
 /** Detects the language of a message body. Pure; never throws. */
@@ -79,9 +90,10 @@ export function detectLanguage(text: string | null | undefined, opts: LanguageOp
   const minLetters = opts.minLetters ?? 20;
   const maxChars = opts.maxChars ?? 1000;
   const head = (text ?? '').slice(0, HEAD_CHARS);
-  let own = stripQuotedText(head);
+  // Only the first 2 × maxChars of the customer's text are cleaned and looked at below.
+  let own = stripQuotedText(head, 2 * maxChars);
   // A bare forward (nothing written above the quote): the forwarded text is the best evidence left.
-  if (countLetters(own) < minLetters) own = head;
+  if (!hasLetters(own, minLetters)) own = head;
   // URLs, addresses and numbers are language-neutral noise (cleaned on twice what is kept).
   const cleaned = own
     .slice(0, 2 * maxChars)

@@ -1,0 +1,73 @@
+/**
+ * Cost of language detection (`detectLanguage`), which runs on the main thread when a message
+ * opens a conversation in a `language: auto` queue: per text, on the plain-text bodies of the
+ * shared corpus, on a short reply above a long quoted thread and on a long letter, with how many texts were
+ * detected confidently. No baseline: the figure is a share of the main thread's time per message
+ * (see ingest-throughput's `*_main_thread_cpu_ms_per_msg`).
+ *
+ * `node --import tsx --expose-gc bench/run.ts language [--quick]`
+ */
+import { readFileSync } from 'node:fs';
+import { round, type Bench } from '../lib/report.js';
+import { detectLanguage } from '../../src/ingest/language-detector.js';
+import { parseMessage } from '../../src/ingest/mime-parser.js';
+import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
+
+/** Plain-text bodies of the corpus (or two synthetic ones without it). */
+async function bodies(): Promise<{ texts: string[]; source: string }> {
+  if (!hasCorpus) {
+    return {
+      texts: ['Bonjour, je n’ai toujours pas reçu mon remboursement. Pouvez-vous vérifier ?', 'Hello, my invoice shows the wrong address. Could you correct it, please?'],
+      source: 'synthetic (../shared/corpus not found)',
+    };
+  }
+  const texts: string[] = [];
+  for (const f of corpusFiles()) {
+    const r = await parseMessage(readFileSync(f), { omitHtml: true });
+    if (r.ok && r.message.text) texts.push(r.message.text);
+  }
+  return { texts, source: '../shared/corpus/mime' };
+}
+
+/** Microseconds per text over `rounds` passes (after one untimed pass), and how many were confident. */
+function measure(texts: string[], rounds: number): { us: number; confident: number } {
+  let confident = 0;
+  for (const t of texts) if (detectLanguage(t).confident) confident++;
+  const start = performance.now();
+  for (let r = 0; r < rounds; r++) for (const t of texts) detectLanguage(t);
+  return { us: ((performance.now() - start) / (rounds * texts.length)) * 1000, confident };
+}
+
+const bench: Bench = {
+  name: 'language',
+  async run({ quick, log }) {
+    const { texts, source } = await bodies();
+    const thread =
+      'Hello, I still have not received my refund for order 4711. Could you please check?\n\n' +
+      'On Mon, 2 Nov 2026, Support <support@example.com> wrote:\n' +
+      '> Thank you for your message, we are looking into it and will answer soon.\n'.repeat(200);
+    const letter = 'Sehr geehrte Damen und Herren, seit drei Wochen warte ich auf die Erstattung meiner Bestellung.\n'.repeat(110);
+    const corpus = measure(texts, quick ? 5 : 30);
+    log(`corpus: ${round(corpus.us, 1)} µs a text`);
+    const long = measure([thread], quick ? 200 : 2000);
+    log(`long thread: ${round(long.us, 1)} µs`);
+    const own = measure([letter], quick ? 200 : 2000);
+    log(`long letter: ${round(own.us, 1)} µs`);
+    return {
+      name: 'language',
+      description: `detectLanguage (ELD, eld/extrasmall) on ${texts.length} plain-text bodies of ${source}, on a two-line reply above a 200-line quoted thread (${thread.length.toLocaleString('en')} characters), and on a long letter without quotes (${letter.length.toLocaleString('en')} characters).`,
+      figures: {
+        texts: texts.length,
+        corpus_us_per_text: round(corpus.us, 1),
+        corpus_confident: corpus.confident,
+        long_thread_us: round(long.us, 1),
+        long_thread_confident: long.confident,
+        long_letter_us: round(own.us, 1),
+        long_letter_confident: own.confident,
+      },
+      notes: ['Single-threaded, in this process; the main thread pays it once per message that opens a conversation in a queue with `language: auto`.'],
+    };
+  },
+};
+
+export default bench;
