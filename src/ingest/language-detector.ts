@@ -5,7 +5,8 @@
  * Detection is Nito-ELD's (`eld`, pure JS, offline, 60 languages, its smallest n-gram table):
  * byte n-grams of the first ~350 bytes of words. It replaced tinyld, which took about 0.7 ms a
  * message (up to 2–3 ms on a few hundred words) and was most of a parser worker's time on a
- * backlog; ELD takes about 0.05 ms and was right more often on the shared corpus.
+ * backlog; ELD was right more often on the shared corpus, and detection with the stripping
+ * below takes ~0.16–0.19 ms a corpus body on the main thread (bench/ingest/language.bench.ts).
  * The confidence combines how far the best candidate leads the second, how strong its own score
  * is, and how much text there was, so short, mixed or borderline texts are not confident.
  */
