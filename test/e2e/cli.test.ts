@@ -203,5 +203,7 @@ describe.each(['pglite', 'postgres'] as const)('kill -9 during config apply (%s)
     }
     // At least one kill must have landed inside the apply, or the test proves nothing.
     expect(outcomes.some((o) => o.startsWith('old')), outcomes.join(', ')).toBe(true);
-  });
+    // Each iteration starts the server twice and applies two configs (about 15 s on the embedded
+    // database under the full suite's load): the budget grows with MAILROOM_KILL_ITERATIONS.
+  }, ITERATIONS * 45_000);
 });
