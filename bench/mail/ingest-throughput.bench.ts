@@ -339,6 +339,12 @@ const bench: Bench = {
       // CPU per message of this process (Dovecot and the PostgreSQL server not counted).
       const perMsg = (ms: number) => round(ms / count, 2);
       const baseCpu = perMsg((before.cpuMs + between.cpuMs) / 2);
+      /** A run's CPU per message by thread, as three figures named after `prefix`. */
+      const threadFigures = (prefix: string, t: ThreadSplit | null) => ({
+        [`${prefix}_main_thread_cpu_ms_per_msg`]: t ? perMsg(t.main) : null,
+        [`${prefix}_workers_cpu_ms_per_msg`]: t ? perMsg(t.started) : null,
+        [`${prefix}_background_cpu_ms_per_msg`]: t ? perMsg(t.background) : null,
+      });
       const rows = [
         '| run | messages/s | ratio to the baseline |',
         '|---|---|---|',
@@ -373,13 +379,9 @@ const bench: Bench = {
           simpleparser_failures: before.failed,
           baseline_cpu_ms_per_msg: baseCpu,
           mailroom_cpu_ms_per_msg: perMsg(embedded.cpuMs),
-          mailroom_main_thread_cpu_ms_per_msg: embedded.threads ? perMsg(embedded.threads.main) : null,
-          mailroom_workers_cpu_ms_per_msg: embedded.threads ? perMsg(embedded.threads.started) : null,
-          mailroom_background_cpu_ms_per_msg: embedded.threads ? perMsg(embedded.threads.background) : null,
+          ...threadFigures('mailroom', embedded.threads),
           postgres_cpu_ms_per_msg: server ? perMsg(server.cpuMs) : null,
-          postgres_main_thread_cpu_ms_per_msg: server?.threads ? perMsg(server.threads.main) : null,
-          postgres_workers_cpu_ms_per_msg: server?.threads ? perMsg(server.threads.started) : null,
-          postgres_background_cpu_ms_per_msg: server?.threads ? perMsg(server.threads.background) : null,
+          ...threadFigures('postgres', server?.threads ?? null),
           mailroom_machine_busy_cores: embedded.machineCores,
           postgres_machine_busy_cores: server?.machineCores ?? null,
           filed_as: Object.entries(embedded.counts)
