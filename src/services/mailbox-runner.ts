@@ -3,6 +3,10 @@
  * everything after the saved position, committing each batch before acknowledging it → watch
  * (IDLE) or poll → read again on every change and on the periodic resync. Any failure closes
  * the source, shows `error` with the reason, and retries after a capped, jittered backoff.
+ * One failure does not: a server that refuses `after_import` (a read-only folder, a move target
+ * it will not create) while the connection is fine. Retrying cannot fix that, and stopping would
+ * leave new mail unimported; so import goes on, the mailbox shows a warning with the fix, and the
+ * refused messages are acknowledged at a later connection once the server allows it.
  */
 import type { Logger } from 'pino';
 import type { MailSource, SourceBatch } from '../connectors/mail-source.js';
@@ -78,6 +82,10 @@ export class MailboxRunner {
   private readonly backoff: Backoff;
   private everConnected = false;
   private lastState: MailboxState | undefined;
+  /** The source's own warnings, shown while connected. */
+  private sourceWarnings: string[] = [];
+  /** Why `after_import` was last refused (null once an acknowledgement succeeds again). */
+  private ackRefused: AppError | null = null;
 
   constructor(private readonly opts: RunnerOptions) {
     this.backoff = new Backoff({
@@ -130,7 +138,8 @@ export class MailboxRunner {
         await opts.reporter.event('connected', 'connected');
         await this.recoverUnacked(source);
         await this.sync(source);
-        await this.setStatus('connected', null, source.warnings?.() ?? []);
+        this.sourceWarnings = source.warnings?.() ?? [];
+        await this.setStatus('connected', null, this.warnings());
         await source.watch();
         const interval = source.capabilities.push ? opts.resyncMs : opts.pollMs;
         for (;;) {
@@ -157,13 +166,52 @@ export class MailboxRunner {
     }
   }
 
-  /** A crash between commit and acknowledgement left these: acknowledge them now. */
+  /** A crash between commit and acknowledgement, or a refusal, left these: acknowledge them now. */
   private async recoverUnacked(source: MailSource): Promise<void> {
     const keys = await this.opts.sink.unackedKeys(this.opts.mailboxId);
     if (keys.length === 0) return;
-    await source.acknowledge(keys);
-    await this.opts.sink.markAcked(this.opts.mailboxId, keys);
-    await this.opts.reporter.event('recovered', `acknowledged ${keys.length} message(s) committed before an interruption`);
+    if (await this.acknowledge(source, keys)) {
+      await this.opts.reporter.event('recovered', `acknowledged ${keys.length} message(s) committed before an interruption`);
+    }
+  }
+
+  /**
+   * Applies `after_import` to committed messages and records it. False when the server refused
+   * (ACKNOWLEDGE_REFUSED): they stay recorded as unacknowledged, the first refusal goes to the
+   * event log, and the mailbox shows it as a warning until an acknowledgement succeeds again.
+   * Any other failure (the connection broke) is thrown, as before.
+   */
+  private async acknowledge(source: MailSource, keys: string[]): Promise<boolean> {
+    const { opts } = this;
+    try {
+      await source.acknowledge(keys);
+    } catch (err) {
+      if (!(err instanceof AppError) || err.code !== 'ACKNOWLEDGE_REFUSED') throw err;
+      const first = this.ackRefused === null;
+      this.ackRefused = err;
+      if (first) {
+        opts.logger.warn({ mailbox: opts.name, code: err.code, err: err.message }, 'after_import refused; importing goes on');
+        await opts.reporter.event('acknowledge-refused', err.message, { code: err.code, hint: err.hint, messages: keys.length });
+        await this.showWarnings();
+      }
+      return false;
+    }
+    await opts.sink.markAcked(opts.mailboxId, keys);
+    if (this.ackRefused !== null) {
+      this.ackRefused = null;
+      await this.showWarnings();
+    }
+    return true;
+  }
+
+  private warnings(): string[] {
+    const refused = this.ackRefused;
+    return refused ? [...this.sourceWarnings, `${refused.message}. ${refused.hint ?? ''}`.trim()] : this.sourceWarnings;
+  }
+
+  /** A change of warnings while connected (before, the next status carries them). */
+  private async showWarnings(): Promise<void> {
+    if (this.lastState === 'connected') await this.setStatus('connected', null, this.warnings());
   }
 
   private async sync(source: MailSource): Promise<void> {
@@ -176,9 +224,7 @@ export class MailboxRunner {
       imported += result.inserted.length;
       duplicates += result.duplicates.length;
       const keys = [...result.inserted.map((m) => m.key), ...result.duplicates];
-      if (keys.length === 0) return;
-      await source.acknowledge(keys);
-      await opts.sink.markAcked(opts.mailboxId, keys);
+      if (keys.length > 0) await this.acknowledge(source, keys);
     }, (keys) => opts.sink.known(opts.mailboxId, keys));
     await opts.sink.touch(opts.mailboxId);
     if (imported || duplicates) {

@@ -25,6 +25,7 @@ const USERS = [
   { user: 'support', password: 'support-pw' },
   { user: 'sales', password: 'sales-pw' },
   { user: 'billing', password: 'billing-pw' },
+  { user: 'refused', password: 'refused-pw' },
 ];
 
 describe('IMAP source on Dovecot', () => {
@@ -149,6 +150,41 @@ describe('IMAP source on Dovecot', () => {
       await sales.logout();
       await billing.logout();
     }
+  });
+
+  it('a refused after_import keeps importing, shows why on the mailbox, and is applied once the server allows it', async () => {
+    const first = rawMail({ subject: 'Refused move 1' });
+    const second = rawMail({ subject: 'Refused move 2' });
+    await dovecot.append('refused', 'INBOX', [first]);
+    // Dovecot will not create a folder whose name begins with '~': every MOVE is refused (NO).
+    await apply([mailboxYaml('refused-inbox', 'refused', ', after_import: "move:~Done"')]);
+    await eventually(async () => ((await stored('refused-inbox')).length === 1 ? true : null), 15_000, 'the first imported');
+    const mailbox = async () => (await store.repos.config.listMailboxes()).find((m) => m.name === 'refused-inbox')!;
+    const warned = await eventually(async () => {
+      const m = await mailbox();
+      return m.status_state === 'connected' && m.status_warnings.some((w) => /refused to move to ~Done/.test(w)) ? m : null;
+    }, 10_000, 'connected, with the refusal as a warning');
+    expect(warned.status_warnings.join(' ')).toMatch(/after_import: none/);
+    // Mail keeps arriving and keeps being imported (the refused one is not imported again).
+    await dovecot.append('refused', 'INBOX', [second]);
+    await eventually(async () => ((await stored('refused-inbox')).length === 2 ? true : null), 15_000, 'the second imported');
+    expect((await stored('refused-inbox')).map((r) => [r.sha, r.acked])).toEqual([[sha(first), false], [sha(second), false]]);
+    const events = await store.repos.mailboxStatus.listEvents({ mailboxId: warned.id }, null, 50);
+    expect(events.filter((e) => e.kind === 'acknowledge-refused')).toHaveLength(1);
+    expect(events.map((e) => e.kind)).not.toContain('error');
+
+    // The admin fixes the target: the next connection moves both, and the warning goes.
+    await apply([mailboxYaml('refused-inbox', 'refused', ', after_import: "move:Done"')]);
+    await eventually(async () => ((await stored('refused-inbox')).every((r) => r.acked) ? true : null), 15_000, 'both acknowledged');
+    const peek = await imapPeek(dovecot.host, dovecot.imapPort, 'refused', 'refused-pw');
+    try {
+      expect((await flagsOf(peek, 'INBOX')).size).toBe(0);
+      expect((await flagsOf(peek, 'Done')).size).toBe(2);
+    } finally {
+      await peek.logout();
+    }
+    await eventually(async () => ((await mailbox()).status_warnings.some((w) => /refused/.test(w)) ? null : true), 10_000, 'the warning gone');
+    expect((await stored('refused-inbox')).length).toBe(2);
   });
 
   it('a crash between commit and acknowledgement: committed once, acknowledged at the next connection', async () => {
