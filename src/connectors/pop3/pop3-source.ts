@@ -14,7 +14,14 @@
  * committed message on the server: the next read sees its UIDL both `known` and listed and
  * marks it again. Nothing is DELEd that is not known to be committed. `after_import: none`
  * leaves every message on the server; the known set keeps them from being imported twice.
+ *
+ * A UIDL the server lists for more than one message (RFC 1939 §7 forbids it; broken servers do
+ * it, e.g. after a migration) cannot tell those messages apart, and keying them by it would
+ * import one and skip the others for good. They are retrieved at every read instead and keyed
+ * by UIDL and content (`uidl#sha256-prefix`): the caller's dedupe by key and by bytes keeps each
+ * imported once, and the mailbox shows a warning.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { MailboxSpec } from '../../config/schema.js';
 import { AppError, errorMessage } from '../../domain/errors.js';
@@ -89,9 +96,14 @@ export async function openPop3Session(spec: MailboxSpec, opts: Pick<Pop3SourceOp
 /** One session's view: its message numbers by UIDL, and what it marked deleted. */
 interface Session {
   client: Pop3Client;
-  /** UIDL → message number, loaded on first need (RFC 1939: numbers hold for one session only). */
+  /**
+   * Key → message number, loaded on first need (RFC 1939: numbers hold for one session only).
+   * A repeated UIDL's messages are added under their content keys once retrieved.
+   */
   numbers: Map<string, number> | undefined;
   order: { msg: number; uidl: string }[];
+  /** UIDLs the server listed for more than one message. */
+  repeated: Set<string>;
   deleted: Set<number>;
 }
 
@@ -102,6 +114,8 @@ export class Pop3Source implements MailSource {
   private closing = false;
   /** What the last read did: UIDLs listed, messages handed to the caller, lost DELEs sent again. */
   lastRead = { listed: 0, imported: 0, redeleted: 0 };
+  /** From the last listing: what the server does against RFC 1939 that the admin should know. */
+  private listingWarnings: string[] = [];
 
   constructor(private readonly opts: Pop3SourceOptions) {}
 
@@ -126,7 +140,7 @@ export class Pop3Source implements MailSource {
   }
 
   warnings(): string[] {
-    return [...new Set(this.session?.client.warnings ?? [])];
+    return [...new Set([...(this.session?.client.warnings ?? []), ...this.listingWarnings])];
   }
 
   private async ensureSession(): Promise<Session> {
@@ -136,24 +150,33 @@ export class Pop3Source implements MailSource {
     if (this.closing) throw new AppError('CONNECTION_CLOSED', 'The POP3 source was closed', { status: 502, hint: 'It reconnects when the mailbox runs again.' });
     this.session = undefined;
     const client = await openPop3Session(this.spec, this.opts);
-    this.session = { client, numbers: undefined, order: [], deleted: new Set() };
+    this.session = { client, numbers: undefined, order: [], repeated: new Set(), deleted: new Set() };
     return this.session;
   }
 
   private async listing(session: Session): Promise<Session['order']> {
     if (!session.numbers) {
       const order = await session.client.uidlAll();
-      const numbers = new Map<string, number>();
-      for (const { msg, uidl } of order) {
-        // RFC 1939 §7 makes UIDLs unique per maildrop; a server that repeats one would make a
-        // key point at two messages, so only the first is ever read or deleted.
-        if (numbers.has(uidl)) this.opts.logger?.warn({ uidl }, 'pop3 server listed a UIDL twice; the later message is ignored');
-        else numbers.set(uidl, msg);
-      }
-      session.numbers = numbers;
-      session.order = order.filter((o) => numbers.get(o.uidl) === o.msg);
+      const times = new Map<string, number>();
+      for (const { uidl } of order) times.set(uidl, (times.get(uidl) ?? 0) + 1);
+      session.repeated = new Set([...times].filter(([, n]) => n > 1).map(([uidl]) => uidl));
+      session.numbers = new Map(order.filter((o) => !session.repeated.has(o.uidl)).map((o) => [o.uidl, o.msg]));
+      session.order = order;
+      this.listingWarnings = [...session.repeated].slice(0, 3).map(
+        (uidl) =>
+          `The server lists UIDL ${uidl} for ${times.get(uidl)} messages (RFC 1939 says a UIDL is unique): they are downloaded at every poll and told apart by their content. Ask the mail server's admin to repair its UIDL list.`,
+      );
+      if (session.repeated.size > 0) this.opts.logger?.warn({ uidls: [...session.repeated].slice(0, 10), count: session.repeated.size }, 'pop3 server repeats UIDLs; keying those messages by content');
     }
     return session.order;
+  }
+
+  /** The key of a retrieved message: its UIDL, or for a repeated UIDL the UIDL and a digest of the bytes. */
+  private keyOf(session: Session, uidl: string, msg: number, raw: Buffer): string {
+    if (!session.repeated.has(uidl)) return uidl;
+    const key = `${uidl}#${createHash('sha256').update(raw).digest('hex').slice(0, 32)}`;
+    session.numbers!.set(key, msg);
+    return key;
   }
 
   /** DELE for every key listed in this session and not marked yet. */
@@ -192,14 +215,16 @@ export class Pop3Source implements MailSource {
       const session = await this.ensureSession();
       const order = await this.listing(session);
       stats.listed = order.length;
-      const imported = order.length === 0 ? new Set<string>() : await byCaller(() => known(order.map((o) => o.uidl)));
+      // A repeated UIDL is never taken as imported: only its messages' content keys tell.
+      const unique = order.filter((o) => !session.repeated.has(o.uidl));
+      const imported = unique.length === 0 ? new Set<string>() : await byCaller(() => known(unique.map((o) => o.uidl)));
       if (this.deleting && imported.size > 0) {
         // Committed earlier, still here: its DELE was lost before a QUIT (or never sent after a
         // crash between commit and acknowledge). Committed, so deleting it now is safe.
         stats.redeleted = await this.markDeleted(session, order.filter((o) => imported.has(o.uidl)).map((o) => o.uidl));
         if (stats.redeleted > 0) this.opts.logger?.info({ count: stats.redeleted }, 'pop3: deleting messages imported earlier whose deletion was not applied');
       }
-      const failures = await this.retrieveNew(session, order.filter((o) => !imported.has(o.uidl) && !session.deleted.has(o.msg)), position, handle, stats);
+      const failures = await this.retrieveNew(session, order.filter((o) => !imported.has(o.uidl) && !session.deleted.has(o.msg)), position, handle, known, stats);
       await this.endSession();
       if (failures.length > 0) {
         const first = failures[0]!;
@@ -223,7 +248,8 @@ export class Pop3Source implements MailSource {
     todo: Session['order'],
     position: SyncPosition,
     handle: (batch: SourceBatch) => Promise<void>,
-    stats: { imported: number },
+    known: KnownKeys,
+    stats: { imported: number; redeleted: number },
   ): Promise<{ uidl: string; error: AppError }[]> {
     const maxMessages = this.opts.batchMessages ?? POP3_BATCH_MESSAGES;
     const maxBytes = this.opts.batchBytes ?? POP3_BATCH_BYTES;
@@ -255,7 +281,13 @@ export class Pop3Source implements MailSource {
         this.opts.logger?.warn({ uidl, err: errorMessage(err) }, 'pop3: RETR failed');
         continue;
       }
-      batch.push({ key: uidl, raw, internalDate: null });
+      const key = this.keyOf(session, uidl, msg, raw);
+      // A repeated UIDL's message is known only by its content key, once it is retrieved.
+      if (key !== uidl && (await byCaller(() => known([key]))).has(key)) {
+        if (this.deleting) stats.redeleted += await this.markDeleted(session, [key]);
+        continue;
+      }
+      batch.push({ key, raw, internalDate: null });
       bytes += raw.length;
     }
     await flush();
