@@ -246,29 +246,42 @@ export class ImapSource implements MailSource {
       }
       const sizes = new Map<number, number>();
       for (const m of await client.fetchAll(uidSet(todo), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
-      let chunk: number[] = [];
+      // Batches within both bounds, in UID order.
+      const chunks: number[][] = [];
       let bytes = 0;
-      const flush = async (last: boolean) => {
-        if (chunk.length === 0) return;
-        const fetched = await client.fetchAll(uidSet(chunk), { uid: true, source: true, internalDate: true }, { uid: true });
-        const messages: SourceMessage[] = fetched
-          .filter((m) => m.source)
-          .sort((a, b) => a.uid - b.uid)
-          .map((m) => ({ key: imapKey(uidvalidity, m.uid), raw: m.source!, internalDate: m.internalDate ? new Date(m.internalDate) : null }));
-        // The last batch also moves past committed messages after its own.
-        const lastUidOfBatch = last ? top : chunk[chunk.length - 1]!;
-        await byCaller(() => handle({ messages, position: { uidvalidity, lastUid: lastUidOfBatch, highestModseq: last ? modseq : position.highestModseq, cursor: null }, reset }));
-        chunk = [];
-        bytes = 0;
-      };
-      for (let i = 0; i < todo.length; i++) {
-        const uid = todo[i]!;
+      for (const uid of todo) {
         const size = sizes.get(uid) ?? 0;
-        if (chunk.length > 0 && (chunk.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES)) await flush(false);
-        chunk.push(uid);
-        bytes += size;
+        const open = chunks.at(-1);
+        if (!open || open.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES) {
+          chunks.push([uid]);
+          bytes = size;
+        } else {
+          open.push(uid);
+          bytes += size;
+        }
       }
-      await flush(true);
+      const download = (chunk: number[]) => client.fetchAll(uidSet(chunk), { uid: true, source: true, internalDate: true }, { uid: true });
+      // The next batch downloads while the caller commits this one (its acknowledgement then
+      // waits for that download on the connection, which is fine: it follows the commit either way).
+      let next: ReturnType<typeof download> | undefined = download(chunks[0]!);
+      try {
+        for (let i = 0; i < chunks.length; i++) {
+          const fetched = await next!;
+          next = i + 1 < chunks.length ? download(chunks[i + 1]!) : undefined;
+          const chunk = chunks[i]!;
+          const last = i === chunks.length - 1;
+          const messages: SourceMessage[] = fetched
+            .filter((m) => m.source)
+            .sort((a, b) => a.uid - b.uid)
+            .map((m) => ({ key: imapKey(uidvalidity, m.uid), raw: m.source!, internalDate: m.internalDate ? new Date(m.internalDate) : null }));
+          // The last batch also moves past committed messages after its own.
+          const lastUidOfBatch = last ? top : chunk[chunk.length - 1]!;
+          await byCaller(() => handle({ messages, position: { uidvalidity, lastUid: lastUidOfBatch, highestModseq: last ? modseq : position.highestModseq, cursor: null }, reset }));
+        }
+      } finally {
+        // A download begun for a batch the caller never took (it failed): its outcome is not needed.
+        next?.catch(() => undefined);
+      }
     } catch (err) {
       if (err instanceof CallerError) throw err.error;
       this.fail(err);
