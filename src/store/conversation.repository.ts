@@ -50,7 +50,7 @@ export interface ConversationFilter {
 /** Every message column but the raw bytes (read those with `raw()`). */
 const MESSAGE_COLUMNS = [
   'id', 'conversation_id', 'mailbox_id', 'direction', 'source_key', 'message_id', 'in_reply_to', 'refs', 'from_address', 'from_name',
-  'to_addrs', 'cc_addrs', 'subject', 'sent_date', 'text_body', 'html_body', 'display_pending', 'raw_sha256', 'size', 'ingest_state', 'source_acked_at',
+  'to_addrs', 'cc_addrs', 'subject', 'sent_date', 'text_body', 'html_body', 'display_pending', 'raw_sha256', 'size', 'ingest_state',
   'quarantine_reason', 'classification', 'author_id', 'delivery_state', 'delivery_phase', 'delivery_error', 'delivery_attempts',
   'next_attempt_at', 'sent_at', 'received_at',
 ] as const;

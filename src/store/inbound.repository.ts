@@ -37,21 +37,18 @@ export class InboundRepository {
     const messages = batch.messages.map((m) => ({ ...m, digest: sha256(m.raw) }));
     // The same key or the same bytes already stored from this mailbox, or earlier in this batch:
     // a UIDVALIDITY reset re-reads the folder, and some servers deliver twice; either way it is
-    // the same email. Two queries for the batch, not two per message.
+    // the same email. Two queries for the batch, not two per message: the keys (every stored
+    // message's key is in mailbox_uidls, written in the same transaction) and the digests.
     const seenKeys = await this.known(mailboxId, messages.map((m) => m.key));
     const seenDigests = new Set<string>();
     for (let i = 0; i < messages.length; i += 1000) {
-      const part = messages.slice(i, i + 1000);
       const rows = await this.db
         .selectFrom('messages')
-        .select(['source_key', 'raw_sha256'])
+        .select('raw_sha256')
         .where('mailbox_id', '=', mailboxId)
-        .where((eb) => eb.or([eb('source_key', 'in', part.map((m) => m.key)), eb('raw_sha256', 'in', part.map((m) => m.digest))]))
+        .where('raw_sha256', 'in', messages.slice(i, i + 1000).map((m) => m.digest))
         .execute();
-      for (const r of rows) {
-        if (r.source_key) seenKeys.add(r.source_key);
-        if (r.raw_sha256) seenDigests.add(r.raw_sha256);
-      }
+      for (const r of rows) seenDigests.add(r.raw_sha256);
     }
     const fresh: typeof messages = [];
     for (const m of messages) {
@@ -130,23 +127,35 @@ export class InboundRepository {
     return out;
   }
 
+  /** Records that `after_import` was applied to these keys on the server. */
   async markAcked(mailboxId: number, keys: string[]): Promise<void> {
-    if (keys.length === 0) return;
-    await this.db.updateTable('messages').set({ source_acked_at: sql`now()` }).where('mailbox_id', '=', mailboxId).where('source_key', 'in', keys).execute();
+    for (let i = 0; i < keys.length; i += 1000) {
+      await this.db
+        .updateTable('mailbox_uidls')
+        .set({ acked_at: sql`now()` })
+        .where('mailbox_id', '=', mailboxId)
+        .where('uidl', 'in', keys.slice(i, i + 1000))
+        .where('acked_at', 'is', null)
+        .execute();
+    }
   }
 
-  /** Keys committed but not yet acknowledged to the source (a crash between the two). */
+  /**
+   * Keys committed but not yet acknowledged to the source (a crash between the two, or a server
+   * that refused), oldest first: stored messages, keys skipped as duplicates of stored bytes,
+   * and keys whose message retention has purged since.
+   */
   async unackedKeys(mailboxId: number, limit = 1000): Promise<string[]> {
     const rows = await this.db
-      .selectFrom('messages')
-      .select('source_key')
+      .selectFrom('mailbox_uidls')
+      .select('uidl')
       .where('mailbox_id', '=', mailboxId)
-      .where('source_key', 'is not', null)
-      .where('source_acked_at', 'is', null)
-      .orderBy('id')
+      .where('acked_at', 'is', null)
+      .orderBy('imported_at')
+      .orderBy('uidl')
       .limit(limit)
       .execute();
-    return rows.map((r) => r.source_key!);
+    return rows.map((r) => r.uidl);
   }
 
   async touchSync(mailboxId: number): Promise<void> {

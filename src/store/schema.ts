@@ -140,6 +140,8 @@ export interface MailboxUidlsTable {
   mailbox_id: number;
   uidl: string;
   imported_at: Generated<Date>;
+  /** When `after_import` was applied on the server; null: still to do (migration 003). */
+  acked_at: NullableTimestamp;
 }
 
 export interface MailboxEventsTable {
@@ -197,7 +199,6 @@ export interface MessagesTable {
   raw_sha256: string;
   size: number;
   ingest_state: Generated<'received' | 'done' | 'quarantined'>;
-  source_acked_at: NullableTimestamp;
   quarantine_reason: string | null;
   classification: Json | null;
   author_id: number | null;

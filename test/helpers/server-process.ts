@@ -126,7 +126,8 @@ export async function storedInbound(dataDir: string): Promise<StoredInbound[]> {
       conversation_id: number | null;
       quarantine_reason: string | null;
     }>(
-      `select id::int as id, mailbox_id::int as mailbox_id, source_key, raw, source_acked_at is not null as acked, ingest_state,
+      `select id::int as id, mailbox_id::int as mailbox_id, source_key, raw,
+              exists (select 1 from mailbox_uidls u where u.mailbox_id = messages.mailbox_id and u.uidl = messages.source_key and u.acked_at is not null) as acked, ingest_state,
               conversation_id::int as conversation_id, quarantine_reason
          from messages where direction = 'inbound' order by id`,
     );

@@ -46,8 +46,14 @@ describe('IMAP source on Dovecot', () => {
 
   const stored = async (mailbox: string) => {
     const mb = (await store.repos.config.listMailboxes()).find((m) => m.name === mailbox)!;
-    const rows = await store.db.selectFrom('messages').select(['raw', 'source_key', 'source_acked_at']).where('mailbox_id', '=', mb.id).orderBy('id').execute();
-    return rows.map((r) => ({ sha: sha(r.raw), key: r.source_key!, acked: r.source_acked_at !== null }));
+    const rows = await store.db
+      .selectFrom('messages as m')
+      .innerJoin('mailbox_uidls as u', (j) => j.onRef('u.mailbox_id', '=', 'm.mailbox_id').onRef('u.uidl', '=', 'm.source_key'))
+      .select(['m.raw', 'm.source_key', 'u.acked_at'])
+      .where('m.mailbox_id', '=', mb.id)
+      .orderBy('m.id')
+      .execute();
+    return rows.map((r) => ({ sha: sha(r.raw), key: r.source_key!, acked: r.acked_at !== null }));
   };
 
   beforeAll(async () => {

@@ -83,8 +83,14 @@ async function log(id: number): Promise<LogEvent[]> {
 }
 
 async function stored(mailboxId: number): Promise<{ sha: string; acked: boolean }[]> {
-  const rows = await rt.runtime.core.store.db.selectFrom('messages').select(['raw', 'source_acked_at']).where('mailbox_id', '=', mailboxId).orderBy('id').execute();
-  return rows.map((r) => ({ sha: sha(r.raw), acked: r.source_acked_at !== null }));
+  const rows = await rt.runtime.core.store.db
+    .selectFrom('messages as m')
+    .innerJoin('mailbox_uidls as u', (j) => j.onRef('u.mailbox_id', '=', 'm.mailbox_id').onRef('u.uidl', '=', 'm.source_key'))
+    .select(['m.raw', 'u.acked_at'])
+    .where('m.mailbox_id', '=', mailboxId)
+    .orderBy('m.id')
+    .execute();
+  return rows.map((r) => ({ sha: sha(r.raw), acked: r.acked_at !== null }));
 }
 
 async function countStored(mailboxId: number): Promise<number> {

@@ -109,6 +109,20 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     expect(await store.repos.inbound.position(mailboxId)).toMatchObject({ uidvalidity: 7, lastUid: 300 });
     expect((await store.repos.inbound.known(mailboxId, ['k2', 'k3', 'n249', 'zz'])).size).toBe(3);
 
+    // Every key committed waits for its acknowledgement, a duplicate's too (a crash before it
+    // must not leave the server's copy unflagged); k1 first (the earlier commit), `limit` honoured.
+    const unacked = await store.repos.inbound.unackedKeys(mailboxId);
+    expect(unacked[0]).toBe('k1');
+    expect(new Set(unacked)).toEqual(new Set(['k1', 'k2', 'k3', ...Array.from({ length: 250 }, (_, i) => `n${i}`)]));
+    expect(await store.repos.inbound.unackedKeys(mailboxId, 2)).toEqual(unacked.slice(0, 2));
+    await store.repos.inbound.markAcked(mailboxId, ['k1', 'k2', 'n0', 'unknown']);
+    const left = await store.repos.inbound.unackedKeys(mailboxId);
+    expect(left).toHaveLength(unacked.length - 3);
+    expect(left).not.toContain('k1');
+    expect(left).not.toContain('n0');
+    await store.repos.inbound.markAcked(mailboxId, left);
+    expect(await store.repos.inbound.unackedKeys(mailboxId)).toEqual([]);
+
     // Reading for a parse clears what an interrupted parse stored, only while the message is `received`.
     const [received, filed] = ids as [number, number];
     // Whole attachments of several messages in one statement: rows complete, bytes exact, in order.
@@ -160,6 +174,30 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       .executeTakeFirstOrThrow();
     const back = await store.db.selectFrom('messages').select('raw').where('id', '=', m.id).executeTakeFirstOrThrow();
     expect(Buffer.from(back.raw).equals(Buffer.from(bytes))).toBe(true);
+  });
+});
+
+describe.each(DATABASE_KINDS)('migration 003 on %s', (kind) => {
+  it('moves the acknowledgements of stored messages to their keys: only what was still to do stays to do', async () => {
+    const t = await openTestDatabase(kind, { migrated: false });
+    try {
+      await migrate(t.database, { migrations: MIGRATIONS.slice(0, 2) });
+      await sql.raw(`
+        insert into senders (name, type, spec) values ('o', 'smtp', '{}');
+        insert into queues (name, sender_id, spec) select 'q', id, '{}' from senders;
+        insert into mailboxes (name, protocol, queue_id, spec, enabled) select 'm', 'imap', id, '{}', false from queues;
+        insert into messages (mailbox_id, direction, source_key, raw, raw_sha256, size, ingest_state, source_acked_at)
+          select id, 'inbound', k, 'x', k, 1, 'done', a from mailboxes, (values ('1:1', now()), ('1:2', null)) v(k, a);
+        insert into mailbox_uidls (mailbox_id, uidl) select id, k from mailboxes, (values ('1:1'), ('1:2'), ('1:3')) v(k);
+      `).execute(t.database.db);
+      expect((await migrate(t.database)).applied).toEqual(MIGRATIONS.slice(2).map((m) => m.name));
+      const store = new Store(t.database);
+      const mailboxId = (await store.repos.config.listMailboxes())[0]!.id;
+      // 1:2 was committed and never acknowledged; 1:1 was; 1:3 (a duplicate) was acknowledged with its batch.
+      expect(await store.repos.inbound.unackedKeys(mailboxId)).toEqual(['1:2']);
+    } finally {
+      await t.close();
+    }
   });
 });
 

@@ -1,10 +1,11 @@
 /** Numbered migrations, applied in order. A landed migration is never edited: add the next one. */
 import * as m001 from './001-initial.js';
 import * as m002 from './002-display-on-demand.js';
+import * as m003 from './003-acks-with-keys.js';
 
 export interface MigrationScript {
   name: string;
   up: string;
 }
 
-export const MIGRATIONS: readonly MigrationScript[] = [m001, m002];
+export const MIGRATIONS: readonly MigrationScript[] = [m001, m002, m003];
