@@ -76,8 +76,12 @@ export async function createImapClient(
   });
 }
 
-/** Batches stay below both bounds, so a 10,000-message backlog never sits in memory at once. */
-const BATCH_MESSAGES = 100;
+/**
+ * Batches stay below both bounds, so a 10,000-message backlog never sits in memory at once.
+ * Each batch is one commit of nine statements whatever its size (ingest-throughput: 250 a batch
+ * instead of 100 made a 6,000-message backlog 24 commits instead of 60).
+ */
+const BATCH_MESSAGES = 250;
 const BATCH_BYTES = 16 * 1024 * 1024;
 
 /** RFC 2177 §3: IDLE is to be re-issued at least every 29 minutes; the keepalive probe does it. */
