@@ -24,6 +24,17 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     expect(rows.rows.map((r) => r.name)).toEqual(MIGRATIONS.map((m) => m.name));
   });
 
+  it('stores raw mail, bodies and attachment bytes with lz4 where the server offers it (migration 004)', async () => {
+    const offered = await sql<{ lz4: boolean }>`select 'lz4' = any (enumvals) as lz4 from pg_settings where name = 'default_toast_compression'`.execute(t.database.db);
+    const columns = await sql<{ name: string; compression: string }>`
+      select c.relname || '.' || a.attname as name, a.attcompression::text as compression from pg_attribute a join pg_class c on c.oid = a.attrelid
+       where (c.relname, a.attname) in (('messages', 'raw'), ('messages', 'text_body'), ('messages', 'html_body'), ('attachment_chunks', 'data')) order by 1`.execute(t.database.db);
+    // Debian's PostgreSQL has lz4; the embedded database has not (its columns keep the default, pglz).
+    const lz4 = offered.rows[0]?.lz4 === true;
+    expect(columns.rows).toEqual(
+      ['attachment_chunks.data', 'messages.html_body', 'messages.raw', 'messages.text_body'].map((name) => ({ name, compression: lz4 ? 'l' : '' })),
+    );
+  });
   it('creates users with roles, skills and languages, found by login case-insensitively', async () => {
     const id = await store.transaction(async (r) => {
       const uid = await r.users.insert({ login: 'Alice', name: 'Alice M', email: 'a@example.com', passwordHash: 'h', passwordFp: null, capacity: 4, managedByConfig: true });
