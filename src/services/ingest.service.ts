@@ -72,16 +72,20 @@ const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() })
  * messages are filed together, up to GROUP in one transaction: on a backlog one commit and
  * four statements per message were most of the filing's time (a round trip each, and on
  * PostgreSQL a flush to disk per commit); each statement costs the embedded database about
- * half a millisecond whatever its size. The parse runs well ahead of the group being filed:
- * with fewer parsed ahead than a group holds, the workers finished their share early in each
- * group's transaction and then waited for the next (ingest-throughput, 6,000 messages, warm:
- * 16/32 ahead of groups of 32/128 filed at 0.40x the baseline, 256 ahead at 0.46-0.48x, the
- * machine's busy cores 1.52 -> 1.67 of 2). A message arriving alone is filed alone, at once.
+ * half a millisecond whatever its size. Groups of 64: fewer statements than groups of 32, and
+ * shorter turns on the embedded database's one connection than groups of 128, with which the
+ * connector's commits ran ahead while filing, the slower part, fell behind (ingest-throughput,
+ * 6,000 messages, warm, alternated runs: filed 744-767 msg/s with 32, 762-822 with 64, 663-777
+ * with 128). The parse runs well ahead of the group being filed: with fewer parsed ahead than a
+ * group holds, the workers finished their share early in each group's transaction and then
+ * waited for the next (16/32 ahead of groups of 32/128 filed at 0.40x the baseline, 256 ahead
+ * at 0.46-0.48x, the machine's busy cores 1.52 -> 1.67 of 2). A message arriving alone is
+ * filed alone, at once.
  */
 const BATCH = 1024;
 const PARALLEL = 256;
 const PARALLEL_BYTES = 32 * 1024 * 1024;
-const GROUP = 128;
+const GROUP = 64;
 /** A group waits for the parse of a next message up to this size; a larger one is not waited for. */
 const WAIT_FOR_BYTES = 1024 * 1024;
 /** Stands for the id of a conversation of the group being filed, not yet written. */
