@@ -59,7 +59,8 @@ defineMailSourceContract('ImapSource on Dovecot IMAP', (): ContractHarness => ({
   async mailbox(): Promise<ContractMailbox> {
     const user = nextImapUser();
     return {
-      source: () => new ImapSource({ spec: spec('imap', user) }),
+      // The contract's bound of 100 (POP3's default); IMAP's own default is larger (IMAP_BATCH_MESSAGES).
+      source: () => new ImapSource({ spec: spec('imap', user), batchMessages: 100 }),
       put: async (raws) => void (await dovecot.append(user, 'INBOX', raws)),
       async unacknowledged() {
         const peek = new ImapFlow({ host: dovecot.host, port: dovecot.imapPort, secure: false, doSTARTTLS: false, auth: { user, pass: `${user}-pw` }, logger: false });

@@ -81,8 +81,9 @@ export async function createImapClient(
  * Each batch is one commit of nine statements whatever its size (ingest-throughput: 250 a batch
  * instead of 100 made a 6,000-message backlog 24 commits instead of 60).
  */
-const BATCH_MESSAGES = 250;
-const BATCH_BYTES = 16 * 1024 * 1024;
+export const IMAP_BATCH_MESSAGES = 250;
+/** See IMAP_BATCH_MESSAGES. */
+export const IMAP_BATCH_BYTES = 16 * 1024 * 1024;
 
 /** RFC 2177 §3: IDLE is to be re-issued at least every 29 minutes; the keepalive probe does it. */
 const MAX_PROBE_INTERVAL_MS = 25 * 60_000;
@@ -93,6 +94,9 @@ export interface ImapSourceOptions {
   logger?: Logger;
   /** Extra imapflow options (the shared transport for proxy and TLS policy; tests). */
   imapOptions?: Partial<ImapFlowOptions>;
+  /** Batch bounds (defaults IMAP_BATCH_MESSAGES, IMAP_BATCH_BYTES). */
+  batchMessages?: number;
+  batchBytes?: number;
 }
 
 export function imapKey(uidvalidity: number, uid: number): string {
@@ -251,12 +255,14 @@ export class ImapSource implements MailSource {
       const sizes = new Map<number, number>();
       for (const m of await client.fetchAll(uidSet(todo), { uid: true, size: true }, { uid: true })) sizes.set(m.uid, m.size ?? 0);
       // Batches within both bounds, in UID order.
+      const maxMessages = this.opts.batchMessages ?? IMAP_BATCH_MESSAGES;
+      const maxBytes = this.opts.batchBytes ?? IMAP_BATCH_BYTES;
       const chunks: number[][] = [];
       let bytes = 0;
       for (const uid of todo) {
         const size = sizes.get(uid) ?? 0;
         const open = chunks.at(-1);
-        if (!open || open.length >= BATCH_MESSAGES || bytes + size > BATCH_BYTES) {
+        if (!open || open.length >= maxMessages || bytes + size > maxBytes) {
           chunks.push([uid]);
           bytes = size;
         } else {
