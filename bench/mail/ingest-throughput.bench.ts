@@ -31,13 +31,13 @@ import { Writable } from 'node:stream';
 import { ImapFlow } from 'imapflow';
 import { sql } from 'kysely';
 import { simpleParser } from 'mailparser';
-import pg from 'pg';
 import { settingsFromEnv } from '../../src/config/env.js';
 import { Runtime } from '../../src/runtime.js';
 import { createLogger } from '../../src/server/logger.js';
 import { SYSTEM_ACTOR } from '../../src/domain/types.js';
 import { rawMail } from '../../test/helpers/mail.js';
 import { startDovecot, type DovecotPeer } from '../../test/peers/dovecot.js';
+import { benchPostgresDatabase } from '../lib/postgres.js';
 import { round, type Bench } from '../lib/report.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 
@@ -170,26 +170,6 @@ interface MailroomRun {
   /** `cpuMs` by thread (null without /proc). */
   threads: ThreadSplit | null;
   counts: Record<string, number>;
-}
-
-/** A fresh PostgreSQL database for the server variant, or null when no server is reachable. */
-async function postgresDatabase(): Promise<{ url: string; drop: () => Promise<void> } | null> {
-  const adminUrl = process.env.MAILROOM_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: adminUrl });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  const name = `mailroom_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  return {
-    url: adminUrl.replace(/\/[^/]*$/, `/${name}`),
-    drop: async () => {
-      await admin.query(`drop database if exists ${name} with (force)`);
-      await admin.end();
-    },
-  };
 }
 
 /**
@@ -337,7 +317,7 @@ const bench: Bench = {
       // The same on a PostgreSQL server (production), when one is reachable: shows what is PGlite's.
       let server: MailroomRun | undefined;
       let after: typeof before | undefined;
-      const database = process.env.BENCH_INGEST_POSTGRES === '0' ? null : await postgresDatabase();
+      const database = process.env.BENCH_INGEST_POSTGRES === '0' ? null : await benchPostgresDatabase();
       if (database) {
         try {
           server = await mailroom(dovecot, count, log, warm, database.url);

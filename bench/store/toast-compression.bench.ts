@@ -7,7 +7,6 @@
  *
  * `node --import tsx --expose-gc bench/run.ts toast-compression [--quick]`
  */
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -17,6 +16,7 @@ import pg from 'pg';
 import { parseBytea, serializeBytea } from '../../src/store/pglite-database.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 import { rawMail } from '../../test/helpers/mail.js';
+import { benchPostgresDatabase } from '../lib/postgres.js';
 import { round, type Bench } from '../lib/report.js';
 
 const ROWS = 250;
@@ -50,24 +50,16 @@ async function measure(sql: Sql, size: () => Promise<number>, column: string, ra
 }
 
 async function serverSql(): Promise<{ sql: Sql; size: () => Promise<number>; close: () => Promise<void> } | null> {
-  const adminUrl = process.env.MAILROOM_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  const admin = new pg.Client({ connectionString: adminUrl });
-  try {
-    await admin.connect();
-  } catch {
-    return null;
-  }
-  const name = `mailroom_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`create database ${name}`);
-  const client = new pg.Client({ connectionString: adminUrl.replace(/\/[^/]*$/, `/${name}`) });
+  const database = await benchPostgresDatabase();
+  if (!database) return null;
+  const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   return {
     sql: (text, params) => client.query(text, params),
     size: async () => Number((await client.query<{ s: string }>(`select pg_total_relation_size('bench_raw')::text as s`)).rows[0]!.s),
     close: async () => {
       await client.end();
-      await admin.query(`drop database if exists ${name} with (force)`);
-      await admin.end();
+      await database.drop();
     },
   };
 }
