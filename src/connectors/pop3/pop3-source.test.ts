@@ -62,6 +62,13 @@ describe('POP3 source: a server that repeats a UIDL', () => {
     await Promise.all(servers.splice(0).map((s) => s.stop()));
   });
 
+  /** A scripted maildrop serving `messages` (DELE at QUIT removes from that array), stopped after the test. */
+  const serve = async (messages: Stored[]) => {
+    const server = await maildrop(messages);
+    servers.push(server);
+    return server;
+  };
+
   const source = (server: FakeServer, afterImport: 'none' | 'delete') =>
     new Pop3Source({
       spec: mailboxSchema.parse({ name: 'dup', protocol: 'pop3', host: server.host, port: server.port, security: 'none', auth: { user: 'u', password: 'p' }, queue: 'q', after_import: afterImport }),
@@ -74,8 +81,7 @@ describe('POP3 source: a server that repeats a UIDL', () => {
       { uidl: 'dup', raw: mail('three') },
       { uidl: 'u4', raw: mail('four') },
     ];
-    const server = await maildrop(messages);
-    servers.push(server);
+    const server = await serve(messages);
     const sink = new MemorySink();
     const first = source(server, 'none');
     expect(await sink.poll(first)).toBeUndefined();
@@ -98,8 +104,7 @@ describe('POP3 source: a server that repeats a UIDL', () => {
       { uidl: 'dup', raw: mail('b') },
       { uidl: 'u3', raw: mail('c') },
     ];
-    const server = await maildrop(messages);
-    servers.push(server);
+    const server = await serve(messages);
     const sink = new MemorySink();
     expect(await sink.poll(source(server, 'delete'))).toBeUndefined();
     expect(sink.stored.size).toBe(3);
