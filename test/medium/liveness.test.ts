@@ -211,7 +211,8 @@ describe.skipIf(missing.length > 0)('liveness through the fault proxy', () => {
     const runner = new MailboxRunner({
       mailboxId: mb.id,
       name: 'fetch-faults',
-      createSource: () => new ImapSource({ spec }),
+      // Batches of 100 (IMAP's default is 250), the size the fault budget below is reckoned in.
+      createSource: () => new ImapSource({ spec, batchMessages: 100 }),
       sink: new StoreInboundSink(store, () => rt.runtime.mail.ingest.kick()),
       reporter: { status: async () => undefined, event: async (kind, _m, detail) => void events.push({ kind, detail }) },
       logger: pino({ level: 'silent' }),
