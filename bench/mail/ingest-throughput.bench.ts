@@ -115,6 +115,19 @@ function threadCpuMs(): Map<string, number> {
   return out;
 }
 
+/**
+ * The main thread's time spent runnable but waiting for a core (Linux schedstat, ms; null where it
+ * is not available): how much of its time the other threads and processes took from it.
+ */
+function mainThreadWaitMs(): number | null {
+  try {
+    const [, wait] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return wait === undefined || Number.isNaN(wait) ? null : wait / 1e6;
+  } catch {
+    return null;
+  }
+}
+
 /** Where a run's CPU went, by thread (null without /proc). */
 interface ThreadSplit {
   /** The main thread: connector, filing, routing, the embedded database. */
@@ -169,6 +182,8 @@ interface MailroomRun {
   cpuMs: number;
   /** `cpuMs` by thread (null without /proc). */
   threads: ThreadSplit | null;
+  /** How long the main thread was ready to run but waited for a core (null without schedstat). */
+  mainWaitMs: number | null;
   counts: Record<string, number>;
 }
 
@@ -251,6 +266,7 @@ mailboxes:
     const cpu0 = process.cpuUsage();
     const threads0 = threadCpuMs();
     const ticks0 = machineTicks();
+    const wait0 = mainThreadWaitMs();
     await runtime.core.config.apply(withBacklog, SYSTEM_ACTOR, {});
     let storedMs = 0;
     let filedWhenStored = 0;
@@ -280,11 +296,13 @@ mailboxes:
     }
     const filedMs = performance.now() - t0;
     const machineCores = busyCores(ticks0, machineTicks());
+    const wait1 = mainThreadWaitMs();
+    const mainWaitMs = wait0 === null || wait1 === null ? null : wait1 - wait0;
     const cpu = cpuMs(cpu0);
     const threads = threadSplit(threadsBefore, threads0, threadCpuMs());
     await profiler?.(databaseUrl ? 'postgres' : 'embedded');
     const byState = await sql<{ state: string; n: number }>`select case when conversation_id is not null then 'conversation' else ingest_state end as state, count(*)::int as n from messages where direction = 'inbound' and mailbox_id = (select id from mailboxes where name = 'backlog') group by 1`.execute(store.db);
-    return { machineCores, storedMs, filedWhenStored, filedMs, cpuMs: cpu, threads, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
+    return { machineCores, storedMs, filedWhenStored, filedMs, cpuMs: cpu, threads, mainWaitMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -338,8 +356,9 @@ const bench: Bench = {
       const perMsg = (ms: number) => round(ms / count, 2);
       const baseCpu = perMsg((before.cpuMs + between.cpuMs) / 2);
       /** A run's CPU per message by thread, as three figures named after `prefix`. */
-      const threadFigures = (prefix: string, t: ThreadSplit | null) => ({
+      const threadFigures = (prefix: string, t: ThreadSplit | null, mainWaitMs: number | null) => ({
         [`${prefix}_main_thread_cpu_ms_per_msg`]: t ? perMsg(t.main) : null,
+        [`${prefix}_main_thread_waiting_for_a_core_ms_per_msg`]: mainWaitMs === null ? null : perMsg(mainWaitMs),
         [`${prefix}_workers_cpu_ms_per_msg`]: t ? perMsg(t.started) : null,
         [`${prefix}_background_cpu_ms_per_msg`]: t ? perMsg(t.background) : null,
       });
@@ -392,9 +411,9 @@ const bench: Bench = {
           simpleparser_failures: before.failed,
           baseline_cpu_ms_per_msg: baseCpu,
           mailroom_cpu_ms_per_msg: perMsg(embedded.cpuMs),
-          ...threadFigures('mailroom', embedded.threads),
+          ...threadFigures('mailroom', embedded.threads, embedded.mainWaitMs),
           postgres_cpu_ms_per_msg: server ? perMsg(server.cpuMs) : null,
-          ...threadFigures('postgres', server?.threads ?? null),
+          ...threadFigures('postgres', server?.threads ?? null, server?.mainWaitMs ?? null),
           mailroom_machine_busy_cores: embedded.machineCores,
           postgres_machine_busy_cores: server?.machineCores ?? null,
           filed_as: Object.entries(embedded.counts)
@@ -412,6 +431,7 @@ const bench: Bench = {
           `Messages: ${source}, each copy unique by an X-Bench-Copy header.`,
           '"stored" = raw bytes and position committed (the connector\'s part, while ingest runs beside it); "filed" = parsed, threaded, filed and routed (the whole pipeline). Filing\'s own rate is shown in two phases: while the connector was still storing (both share the main thread and the embedded database), and after it had stored the last message (filing alone).',
           `CPU of this process per message (every thread; Dovecot and the PostgreSQL server not counted): baseline ${baseCpu} ms, Mailroom embedded ${perMsg(embedded.cpuMs)} ms${server ? `, Mailroom on PostgreSQL ${perMsg(server.cpuMs)} ms` : ''}; Mailroom's by thread: the main thread (connector, filing, routing, the embedded database), the threads it started (its parser workers), and the threads that were there before (V8's background threads: JIT compilation and GC for every thread, and libuv's). At half the baseline's rate (${Math.round(baseEmbedded / 2)} messages/s) two fully used cores allow at most ${round(4000 / baseEmbedded, 2)} ms of CPU per message, Dovecot's included.`,
+          `The main thread is the serial part (connector, filing, and on the embedded database the database itself). How long it was ready to run but waited for a core while the other threads and processes had both (Linux schedstat), per message: embedded ${embedded.mainWaitMs === null ? '—' : `${perMsg(embedded.mainWaitMs)} ms (${round((embedded.mainWaitMs / embedded.filedMs) * 100, 0)} % of the run)`}${server ? `, PostgreSQL ${server.mainWaitMs === null ? '—' : `${perMsg(server.mainWaitMs)} ms (${round((server.mainWaitMs / server.filedMs) * 100, 0)} % of the run)`}` : ''}.`,
           `Busy cores of the whole machine during each Mailroom run (every process: this one, Dovecot, the PostgreSQL server), out of ${os.cpus().length}: embedded ${embedded.machineCores ?? '—'}${server ? `, PostgreSQL ${server.machineCores ?? '—'}` : ''}.`,
           'Shared 2-core machine: see the load averages (1, 5, 15 min) before and after the run; compare the ratio, not absolute figures across runs.',
         ],
