@@ -355,7 +355,7 @@ const bench: Bench = {
       // CPU per message of this process (Dovecot and the PostgreSQL server not counted).
       const perMsg = (ms: number) => round(ms / count, 2);
       const baseCpu = perMsg((before.cpuMs + between.cpuMs) / 2);
-      /** A run's CPU per message by thread, as three figures named after `prefix`. */
+      /** A run's CPU per message by thread, and the main thread's wait for a core, as four figures named after `prefix`. */
       const threadFigures = (prefix: string, t: ThreadSplit | null, mainWaitMs: number | null) => ({
         [`${prefix}_main_thread_cpu_ms_per_msg`]: t ? perMsg(t.main) : null,
         [`${prefix}_main_thread_waiting_for_a_core_ms_per_msg`]: mainWaitMs === null ? null : perMsg(mainWaitMs),
@@ -367,6 +367,8 @@ const bench: Bench = {
         during: (r.filedWhenStored / r.storedMs) * 1000,
         after: r.filedMs > r.storedMs ? ((count - r.filedWhenStored) / (r.filedMs - r.storedMs)) * 1000 : NaN,
       });
+      /** A run's wait for a core, per message and as a share of the run. */
+      const waited = (r: MailroomRun) => (r.mainWaitMs === null ? '—' : `${perMsg(r.mainWaitMs)} ms (${round((r.mainWaitMs / r.filedMs) * 100, 0)} % of the run)`);
       const phaseRow = (label: string, r: MailroomRun, base: number) => {
         const p = phases(r);
         return `| ${label}: filing while the connector stored / after it was done | ${round(p.during, 0)} / ${round(p.after, 0)} | ${round(p.during / base, 2)} / ${round(p.after / base, 2)} |`;
@@ -431,7 +433,7 @@ const bench: Bench = {
           `Messages: ${source}, each copy unique by an X-Bench-Copy header.`,
           '"stored" = raw bytes and position committed (the connector\'s part, while ingest runs beside it); "filed" = parsed, threaded, filed and routed (the whole pipeline). Filing\'s own rate is shown in two phases: while the connector was still storing (both share the main thread and the embedded database), and after it had stored the last message (filing alone).',
           `CPU of this process per message (every thread; Dovecot and the PostgreSQL server not counted): baseline ${baseCpu} ms, Mailroom embedded ${perMsg(embedded.cpuMs)} ms${server ? `, Mailroom on PostgreSQL ${perMsg(server.cpuMs)} ms` : ''}; Mailroom's by thread: the main thread (connector, filing, routing, the embedded database), the threads it started (its parser workers), and the threads that were there before (V8's background threads: JIT compilation and GC for every thread, and libuv's). At half the baseline's rate (${Math.round(baseEmbedded / 2)} messages/s) two fully used cores allow at most ${round(4000 / baseEmbedded, 2)} ms of CPU per message, Dovecot's included.`,
-          `The main thread is the serial part (connector, filing, and on the embedded database the database itself). How long it was ready to run but waited for a core while the other threads and processes had both (Linux schedstat), per message: embedded ${embedded.mainWaitMs === null ? '—' : `${perMsg(embedded.mainWaitMs)} ms (${round((embedded.mainWaitMs / embedded.filedMs) * 100, 0)} % of the run)`}${server ? `, PostgreSQL ${server.mainWaitMs === null ? '—' : `${perMsg(server.mainWaitMs)} ms (${round((server.mainWaitMs / server.filedMs) * 100, 0)} % of the run)`}` : ''}.`,
+          `The main thread is the serial part (connector, filing, and on the embedded database the database itself). How long it was ready to run but waited for a core while the other threads and processes had both (Linux schedstat), per message: embedded ${waited(embedded)}${server ? `, PostgreSQL ${waited(server)}` : ''}.`,
           `Busy cores of the whole machine during each Mailroom run (every process: this one, Dovecot, the PostgreSQL server), out of ${os.cpus().length}: embedded ${embedded.machineCores ?? '—'}${server ? `, PostgreSQL ${server.machineCores ?? '—'}` : ''}.`,
           'Shared 2-core machine: see the load averages (1, 5, 15 min) before and after the run; compare the ratio, not absolute figures across runs.',
         ],
