@@ -147,10 +147,7 @@ export async function fileNewMany(r: Repos, inputs: FilingInput[]): Promise<File
     const c = storableInput(input);
     return { c, outcome: newMessageOutcome(c) };
   });
-  const ids = await r.conversations.allocateIds(items.filter((x) => x.outcome.kind === 'conversation').length);
-  const created = await r.conversations.createMany(
-    items.flatMap((x) => (x.outcome.kind === 'conversation' ? [{ ...newConversation(x.c, x.outcome.queue), id: ids.shift()! }] : [])),
-  );
+  const created = await r.conversations.createMany(items.flatMap((x) => (x.outcome.kind === 'conversation' ? [newConversation(x.c, x.outcome.queue)] : [])));
   const filed: Filed[] = [];
   const rows: Parameters<Repos['conversations']['fileInboundMany']>[0] = [];
   const events: Parameters<Repos['conversations']['addEvents']>[0] = [];

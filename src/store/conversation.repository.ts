@@ -79,29 +79,28 @@ export class ConversationRepository {
   }
 
   /**
-   * Several new conversations in one statement (a backlog's group filing), in the order given,
-   * each with the id `allocateIds` handed out for it.
+   * Several new conversations in one statement (a backlog's group filing), returned in the order
+   * given, with ids increasing in that order (each id drawn as its row is read, in order). One
+   * statement, not a second one to draw the ids first: each costs the embedded database about
+   * half a millisecond of the main thread whatever its size.
    */
-  async createMany(rows: (NewConversation & { id: number })[]): Promise<ConversationRow[]> {
+  async createMany(rows: NewConversation[]): Promise<ConversationRow[]> {
     if (rows.length === 0) return [];
     // Dates become ISO strings in the JSON, read back as timestamptz.
-    const json = JSON.stringify(rows.map((c) => ({ id: c.id, ...conversationColumns(c) })));
-    const r = await sql<ConversationRow>`
-      insert into conversations (id, queue_id, mailbox_id, subject, customer_address, customer_name, language, priority, received_at, queued_at, sla_due_at)
-      overriding system value
-      select v.id, v.queue_id, v.mailbox_id, v.subject, v.customer_address, v.customer_name, v.language, v.priority, v.received_at, now(), v.sla_due_at
-      from jsonb_to_recordset(${json}::jsonb) as v(id bigint, queue_id bigint, mailbox_id bigint, subject text, customer_address text, customer_name text,
-        language text, priority integer, received_at timestamptz, sla_due_at timestamptz)
-      returning *`.execute(this.db);
-    const byId = new Map(r.rows.map((c) => [c.id, c]));
-    return rows.map((c) => byId.get(c.id)!);
-  }
-
-  /** `count` new conversation ids, in increasing order (for `createMany`). */
-  async allocateIds(count: number): Promise<number[]> {
-    if (count === 0) return [];
-    const r = await sql<{ id: number }>`select nextval(pg_get_serial_sequence('conversations', 'id')) as id from generate_series(1, ${count}::int)`.execute(this.db);
-    return r.rows.map((x) => Number(x.id)).sort((a, b) => a - b);
+    const json = JSON.stringify(rows.map((c, n) => ({ n, ...conversationColumns(c) })));
+    const r = await sql<ConversationRow & { n: number }>`
+      with v as materialized (
+        select nextval(pg_get_serial_sequence('conversations', 'id')) as id, r.*
+        from (select * from jsonb_to_recordset(${json}::jsonb) as x(n integer, queue_id bigint, mailbox_id bigint, subject text, customer_address text,
+          customer_name text, language text, priority integer, received_at timestamptz, sla_due_at timestamptz) order by n) r
+      ), c as (
+        insert into conversations (id, queue_id, mailbox_id, subject, customer_address, customer_name, language, priority, received_at, queued_at, sla_due_at)
+        overriding system value
+        select id, queue_id, mailbox_id, subject, customer_address, customer_name, language, priority, received_at, now(), sla_due_at from v
+        returning *
+      )
+      select c.*, v.n from c join v on v.id = c.id order by v.n`.execute(this.db);
+    return r.rows.map(({ n: _n, ...c }) => c as ConversationRow);
   }
 
   /** An outgoing message, queued in the outbox with its final bytes. Returns its id. */

@@ -165,6 +165,35 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     expect(await store.repos.attachments.count(filed)).toBe(2);
   });
 
+  it('creates a group of conversations in one statement, in the order given, ids increasing in that order', async () => {
+    const queueId = await store.transaction(async (r) => {
+      const senderId = await r.config.insertSender({ name: 'many-out', type: 'smtp', spec: {}, secretsEnc: null });
+      return r.config.insertQueue({ name: 'many-q', senderId, spec: {} });
+    });
+    const received = new Date('2026-03-04T05:06:07Z');
+    const rows = Array.from({ length: 40 }, (_, i) => ({
+      queueId,
+      mailboxId: null,
+      subject: `Frage ${i} – Überweisung`,
+      customerAddress: `c${i}@example.com`,
+      customerName: i % 2 ? null : `Kundin ${i}`,
+      language: i % 3 ? null : 'de',
+      priority: i % 5,
+      receivedAt: received,
+      slaDueAt: new Date(received.getTime() + i * 60_000),
+    }));
+    const created = await store.transaction((r) => r.conversations.createMany(rows));
+    expect(created.map((c) => [c.subject, c.customer_address, c.customer_name, c.language, c.priority, c.state])).toEqual(
+      rows.map((c) => [c.subject, c.customerAddress, c.customerName, c.language, c.priority, 'queued']),
+    );
+    expect(created.map((c) => new Date(c.sla_due_at!).getTime())).toEqual(rows.map((c) => c.slaDueAt.getTime()));
+    const ids = created.map((c) => c.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(rows.length);
+    expect(Object.keys(created[0]!)).not.toContain('n');
+    expect(await store.transaction((r) => r.conversations.createMany([]))).toEqual([]);
+  });
+
   it('json and jsonb parameters round-trip, text or objects, beyond ASCII', async () => {
     const value = { name: 'Zoë 😀 日本', n: [1, 2.5, null], nested: { ok: true } };
     const r = await sql<{ a: unknown; b: unknown; c: unknown }>`select ${JSON.stringify(value)}::jsonb as a, ${JSON.stringify(value)}::json as b, jsonb_typeof(${JSON.stringify([value])}::jsonb) as c`.execute(store.db);
