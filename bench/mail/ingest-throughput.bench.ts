@@ -35,7 +35,6 @@ import { sql } from 'kysely';
 import { simpleParser } from 'mailparser';
 import type * as EnvModule from '../../src/config/env.js';
 import type * as RuntimeModule from '../../src/runtime.js';
-import type { Runtime } from '../../src/runtime.js';
 import type * as LoggerModule from '../../src/server/logger.js';
 import type * as TypesModule from '../../src/domain/types.js';
 import { rawMail } from '../../test/helpers/mail.js';
@@ -223,7 +222,7 @@ const WARMUP = { user: 'warmup', password: 'warmup-pw' };
  * Until every message is filed (none left `received`) and `mailbox` has imported `count`,
  * asking every 100 ms (cheap: it shares the embedded database's thread with what it waits for).
  */
-async function untilFiled(store: Runtime['core']['store'], mailbox: string, count: number): Promise<void> {
+async function untilFiled(store: RuntimeModule.Runtime['core']['store'], mailbox: string, count: number): Promise<void> {
   for (;;) {
     const r = await sql<{ total: number; waiting: boolean }>`select (select coalesce(sum(imported_count), 0)::int from mailboxes where name = ${mailbox}) as total, exists (select 1 from messages where ingest_state = 'received') as waiting`.execute(store.db);
     if (r.rows[0]!.total >= count && !r.rows[0]!.waiting) return;

@@ -27,8 +27,7 @@ export function storable<T>(v: T): T {
     for (const k of Object.keys(v)) {
       const x = (v as Record<string, unknown>)[k];
       const s = storable(x);
-      // defineProperty keeps a key named __proto__ an own data property, as in the input.
-      if (s !== x) Object.defineProperty((out ??= copyOf(v)), k, { value: s, enumerable: true, writable: true, configurable: true });
+      if (s !== x) setOwn((out ??= copyOf(v)), k, s);
     }
     return (out ?? v) as T;
   }
@@ -48,6 +47,11 @@ function isPlain(v: object): boolean {
 /** A shallow copy with the same prototype (plain or null) and the same own enumerable keys. */
 function copyOf(v: object): Record<string, unknown> {
   const out = Object.create(Object.getPrototypeOf(v) as object | null) as Record<string, unknown>;
-  for (const k of Object.keys(v)) Object.defineProperty(out, k, { value: (v as Record<string, unknown>)[k], enumerable: true, writable: true, configurable: true });
+  for (const k of Object.keys(v)) setOwn(out, k, (v as Record<string, unknown>)[k]);
   return out;
+}
+
+/** An own data property, as in the input: assignment would make a key named __proto__ set the prototype. */
+function setOwn(o: Record<string, unknown>, k: string, value: unknown): void {
+  Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
 }
