@@ -6,9 +6,8 @@
  *
  * The embedded database runs on the same thread as the connector and filing, so its time is the
  * serial part of ingest-throughput. The first messages after opening (cold) are shown apart from
- * the rest (warm): PGlite is WebAssembly, which V8 first compiles with its baseline compiler and
- * recompiles optimized in the background once a function is hot, so a database just opened is
- * slower, and its recompilation takes CPU from everything else on a 2-core machine.
+ * the rest (warm): a database just opened is slower (its WebAssembly compiles each function on
+ * first call, optimized since PGliteDatabase sets --no-liftoff; caches and tables still grow).
  *
  * - The messages: the shared corpus cycled, each copy unique (as in ingest-throughput), parsed
  *   beforehand with mailparser (not timed); stored in batches of 250 (the IMAP connector's
@@ -186,7 +185,7 @@ const bench: Bench = {
       ].join('\n'),
       notes: [
         'Wall time of each statement on the database thread (the main thread of Mailroom on the embedded database), measured alone: no connector, parser workers or routing beside it, so no waiting for a core.',
-        'Cold = a database just opened and migrated, whose WebAssembly V8 has not yet recompiled optimized; compare ingest-throughput (cold) with ingest-throughput-warm.',
+        'Cold = a database just opened and migrated (its WebAssembly compiled optimized on first call of each function, see PGliteDatabase); compare ingest-throughput (cold) with ingest-throughput-warm.',
       ],
     };
   },
