@@ -103,10 +103,10 @@ export function serializeUtf8(version: number | null) {
  * Compiling optimized at once (bench ingest-throughput, cold, six alternated rounds): 2.62
  * instead of 3.09 ms of CPU a message (median), filed at 0.50 instead of 0.46x the baseline;
  * bench backlog-statements: the database's first 2,000 messages 0.46 instead of 0.56 ms each.
- * The price is paid once per start, by what opening the database runs: a restart on an existing
- * data folder takes about 0.9 s longer (bench server-startup, 5.0 s against 4.2 s); creating a
- * database costs the same either way. Set before the module is compiled; PGlite is the only
- * WebAssembly Mailroom runs.
+ * The price is paid once per start, by what opening the database runs: a start takes about 1 s
+ * longer (bench server-startup, medians: an existing data folder 5.0 s against 4.2 s, a new one
+ * 11.2 s against 10.2 s). Set before the module is compiled; PGlite is the only WebAssembly
+ * Mailroom runs.
  */
 function compileWasmOptimized(): void {
   v8.setFlagsFromString('--no-liftoff');
