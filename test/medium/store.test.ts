@@ -35,6 +35,31 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
       ['attachment_chunks.data', 'messages.html_body', 'messages.raw', 'messages.text_body'].map((name) => ({ name, compression: lz4 ? 'l' : '' })),
     );
   });
+
+  it('stores raw mail and bodies uncompressed on the embedded database only, compressed on a server (migration 005)', async () => {
+    const columns = await sql<{ name: string; storage: string }>`
+      select c.relname || '.' || a.attname as name, a.attstorage::text as storage from pg_attribute a join pg_class c on c.oid = a.attrelid
+       where (c.relname, a.attname) in (('messages', 'raw'), ('messages', 'text_body'), ('messages', 'html_body'), ('attachment_chunks', 'data')) order by 1`.execute(t.database.db);
+    // 'e' external: out of line when large, never compressed; 'x' extended: compressed first (the default).
+    const mail = kind === 'pglite' ? 'e' : 'x';
+    expect(columns.rows).toEqual([
+      { name: 'attachment_chunks.data', storage: 'x' },
+      { name: 'messages.html_body', storage: mail },
+      { name: 'messages.raw', storage: mail },
+      { name: 'messages.text_body', storage: mail },
+    ]);
+    // A large message is still stored whole and read back byte for byte.
+    const raw = Buffer.from('Subject: big\r\n\r\n' + 'The same line again and again, compressible.\r\n'.repeat(4000));
+    const inserted = await sql<{ id: number }>`
+      insert into messages (direction, raw, raw_sha256, size, to_addrs, cc_addrs) values ('inbound', ${raw}, 'x', ${raw.length}, '[]', '[]') returning id`.execute(t.database.db);
+    const msgId = inserted.rows[0]!.id;
+    const stored = await sql<{ raw: Buffer; size: number }>`select raw, pg_column_size(raw) as size from messages where id = ${msgId}`.execute(t.database.db);
+    expect(Buffer.compare(Buffer.from(stored.rows[0]!.raw), raw)).toBe(0);
+    // Uncompressed it takes its full size; compressed, a fraction of it.
+    if (kind === 'pglite') expect(Number(stored.rows[0]!.size)).toBeGreaterThanOrEqual(raw.length);
+    else expect(Number(stored.rows[0]!.size)).toBeLessThan(raw.length / 4);
+    await sql`delete from messages where id = ${msgId}`.execute(t.database.db);
+  });
   it('creates users with roles, skills and languages, found by login case-insensitively', async () => {
     const id = await store.transaction(async (r) => {
       const uid = await r.users.insert({ login: 'Alice', name: 'Alice M', email: 'a@example.com', passwordHash: 'h', passwordFp: null, capacity: 4, managedByConfig: true });
