@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ImapFlow } from 'imapflow';
 import pg from 'pg';
+import { SERVER_NODE_FLAGS } from '../lib/server-flags.js';
 
 const BIN = path.resolve('bin/mailroom.js');
 const TICKS_PER_SECOND = 100;
@@ -56,7 +57,7 @@ export async function startServer(db: 'pglite' | 'postgres', log: (line: string)
       await c.end();
     };
   }
-  const proc = spawn(process.execPath, [BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, BIN, 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the server did not start within 180 s:\n${out}`)), 180_000);

@@ -10,7 +10,8 @@
  *   maildir as a delivery agent does (`deliver`). A synthetic mix when the corpus is absent.
  * - Mailroom runs in this process (`Runtime.start`, embedded PGlite, its two parser workers), so
  *   the database can be watched without an API and `--cpu-prof` sees its main thread. It runs
- *   the compiled code `npm start` runs (dist/src, bench/lib/built.ts), not the sources through
+ *   the compiled code `npm start` runs (dist/src, bench/lib/built.ts) with its Node.js flags
+ *   (`npm run bench` gives them to this process, bench/lib/server-flags.ts), not the sources through
  *   tsx, whose loader cost the cold run 0.41x -> 0.47x the baseline (three alternated rounds); the
  *   baseline runs in the same process too, once before and once after Mailroom, and the ratio
  *   uses their mean so a change in the machine's load hits both sides.
@@ -43,6 +44,7 @@ import { benchPostgresDatabase } from '../lib/postgres.js';
 import { round, type Bench } from '../lib/report.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 import { built } from '../lib/built.js';
+import { SERVER_NODE_FLAGS, warnWithoutServerFlags } from '../lib/server-flags.js';
 
 // Mailroom as `npm start` runs it (dist/src, see bench/lib/built.ts); the test peers and helpers from the sources.
 const { settingsFromEnv } = await built<typeof EnvModule>('config/env');
@@ -321,6 +323,7 @@ mailboxes:
 const bench: Bench = {
   name: 'ingest-throughput',
   async run({ quick, log }) {
+    warnWithoutServerFlags(log);
     const count = Number(process.env.BENCH_INGEST_MESSAGES ?? (quick ? 2000 : 10_000));
     const loadBefore = os.loadavg().map((v) => round(v, 2));
     const { messages, source } = backlog(count);
@@ -400,7 +403,7 @@ const bench: Bench = {
       return {
         name: warm > 0 ? 'ingest-throughput-warm' : 'ingest-throughput',
         description:
-          `A backlog of ${count.toLocaleString('en')} messages in a Dovecot mailbox through Mailroom (in this process, from its compiled code in dist/, 2 parser workers; embedded PGlite, then a PostgreSQL server when reachable), from configuring the mailbox until every message is filed, ` +
+          `A backlog of ${count.toLocaleString('en')} messages in a Dovecot mailbox through Mailroom (in this process, from its compiled code in dist/ with npm start's Node.js flags (${process.execArgv.filter((f) => SERVER_NODE_FLAGS.includes(f)).join(' ') || 'missing'}), 2 parser workers; embedded PGlite, then a PostgreSQL server when reachable), from configuring the mailbox until every message is filed, ` +
           'against plain imapflow FETCH + mailparser simpleParser of the same messages in the same run (no database), before, between and after the Mailroom runs.' +
           (warm > 0
             ? ` Warm, as a server that has been taking mail: before each measured run Mailroom imported and filed ${warm.toLocaleString('en')} other messages from a second mailbox (untimed), so V8 had compiled its code (main thread, parser workers, the embedded database's WebAssembly); then the backlog's mailbox was added. The baseline's code is warm from its priming read in both variants.`

@@ -35,6 +35,7 @@ import { rawMail } from '../../test/helpers/mail.js';
 import { startServerProcess, type ServerProcess } from '../../test/helpers/server-process.js';
 import { startDovecot, type DovecotPeer } from '../../test/peers/dovecot.js';
 import { percentile, round, type Bench } from '../lib/report.js';
+import { warnWithoutServerFlags } from '../lib/server-flags.js';
 
 const SCENARIOS = [1, 50];
 /** Each scenario reads mailboxes of its own: a fresh Mailroom must not find the last one's mail as a backlog. */
@@ -183,6 +184,7 @@ async function scenario(dovecot: DovecotPeer, mailboxes: number, messages: numbe
 const bench: Bench = {
   name: 'push-latency',
   async run({ quick, log }) {
+    warnWithoutServerFlags(log);
     const messages = quick ? 60 : 500;
     const warmup = quick ? 5 : 20;
     const loadBefore = os.loadavg().map((v) => round(v, 2));

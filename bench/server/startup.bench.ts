@@ -11,12 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { percentile, round, type Bench } from '../lib/report.js';
+import { SERVER_NODE_FLAGS } from '../lib/server-flags.js';
 
 const BIN = path.resolve('bin/mailroom.js');
 
 async function startAndTime(env: Record<string, string>): Promise<{ ms: number; url: string; stop: () => Promise<void> }> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, [BIN, 'start'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, BIN, 'start'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (d: Buffer) => {
