@@ -162,8 +162,7 @@ export class InboundRepository {
     await this.db.updateTable('mailboxes').set({ last_sync_at: sql`now()` }).where('id', '=', mailboxId).execute();
   }
 
-  /** Messages whose raw bytes are stored but which are not parsed and routed yet, oldest first. */
-  /** Messages waiting to be parsed, oldest first, without their bytes. */
+  /** Messages whose raw bytes are stored but which are not parsed and filed yet, oldest first, without their bytes. */
   pending(limit: number) {
     return this.db
       .selectFrom('messages')
