@@ -26,7 +26,9 @@
  * a CPU profile of the main thread over each Mailroom run only (open it in Chrome's DevTools),
  * BENCH_INGEST_WARM=<n> measures a server that has been taking mail: before each measured run,
  * Mailroom imports and files n other messages from a second mailbox (untimed), then the backlog's
- * mailbox is added (results in `ingest-throughput-warm`).
+ * mailbox is added (results in `ingest-throughput-warm`). The second Mailroom run of a process
+ * finds its main thread's code compiled by the first: BENCH_INGEST_FIRST=postgres measures the
+ * PostgreSQL server first (results in `ingest-throughput-postgres-first`).
  */
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -337,45 +339,61 @@ const bench: Bench = {
         log(`${label} in a fresh isolate: ${Math.round(rate(r.ms))} messages/s`);
         return r;
       };
-      const before = await baseline(dovecot);
-      log(`baseline: ${Math.round(rate(before.ms))} messages/s`);
-      const beforeCold = await coldRun('baseline');
-      const embedded = await mailroom(dovecot, count, log, warm);
-      log(`mailroom (embedded PGlite): ${Math.round(rate(embedded.filedMs))} messages/s filed`);
-      const between = await baseline(dovecot);
-      log(`baseline again: ${Math.round(rate(between.ms))} messages/s`);
-      const betweenCold = await coldRun('baseline again');
-      // The same on a PostgreSQL server (production), when one is reachable: shows what is PGlite's.
-      let server: MailroomRun | undefined;
-      let after: typeof before | undefined;
-      let afterCold: typeof before | undefined;
+      // Each Mailroom run has a baseline before and after it; its ratio uses their mean. The second
+      // Mailroom run of this process finds its main thread's code compiled by the first (its parser
+      // workers and database are new): BENCH_INGEST_FIRST=postgres runs PostgreSQL first, for a
+      // figure of PostgreSQL as cold as the embedded one's.
       const database = process.env.BENCH_INGEST_POSTGRES === '0' ? null : await benchPostgresDatabase();
-      if (database) {
-        try {
-          server = await mailroom(dovecot, count, log, warm, database.url);
-          log(`mailroom (PostgreSQL): ${Math.round(rate(server.filedMs))} messages/s filed`);
-        } finally {
-          await database.drop();
-        }
-        after = await baseline(dovecot);
-        log(`baseline again: ${Math.round(rate(after.ms))} messages/s`);
-        afterCold = await coldRun('baseline again');
+      const postgresFirst = process.env.BENCH_INGEST_FIRST === 'postgres';
+      if (postgresFirst && !database) throw new Error('BENCH_INGEST_FIRST=postgres needs a PostgreSQL server (see bench/lib/postgres.ts)');
+      const baselines: FetchParseRun[] = [];
+      const coldBaselines: (FetchParseRun | undefined)[] = [];
+      const takeBaseline = async () => {
+        const b = await baseline(dovecot);
+        log(`baseline${baselines.length ? ' again' : ''}: ${Math.round(rate(b.ms))} messages/s`);
+        baselines.push(b);
+        coldBaselines.push(await coldRun(`baseline${coldBaselines.length ? ' again' : ''}`));
+      };
+      await takeBaseline();
+      let embedded: MailroomRun | undefined;
+      let server: MailroomRun | undefined;
+      const runEmbedded = async () => {
+        embedded = await mailroom(dovecot, count, log, warm);
+        log(`mailroom (embedded PGlite): ${Math.round(rate(embedded.filedMs))} messages/s filed`);
+        await takeBaseline();
+      };
+      // The same on a PostgreSQL server (production), when one is reachable: shows what is PGlite's.
+      const runServer = async () => {
+        if (!database) return;
+        server = await mailroom(dovecot, count, log, warm, database.url);
+        log(`mailroom (PostgreSQL): ${Math.round(rate(server.filedMs))} messages/s filed`);
+        await takeBaseline();
+      };
+      try {
+        for (const run of postgresFirst ? [runServer, runEmbedded] : [runEmbedded, runServer]) await run();
+      } finally {
+        await database?.drop();
       }
-
-      const baseEmbedded = rate((before.ms + between.ms) / 2);
+      if (!embedded) throw new Error('the embedded run did not happen');
+      /** The baselines before and after the Mailroom run that came `nth`. */
+      const [iEmbedded, iServer] = postgresFirst ? [1, 0] : [0, 1];
+      const around = (runs: (FetchParseRun | undefined)[], i: number) => {
+        const [a, b] = [runs[i], runs[i + 1]];
+        return a && b ? rate((a.ms + b.ms) / 2) : NaN;
+      };
+      const baseEmbedded = around(baselines, iEmbedded);
       const ratio = rate(embedded.filedMs) / baseEmbedded;
-      const baseServer = after ? rate((between.ms + after.ms) / 2) : NaN;
+      const baseServer = server ? around(baselines, iServer) : NaN;
       const ratioServer = server ? rate(server.filedMs) / baseServer : NaN;
-      const coldBase = (a?: FetchParseRun, b?: FetchParseRun) => (a && b ? rate((a.ms + b.ms) / 2) : NaN);
-      const coldEmbedded = coldBase(beforeCold, betweenCold);
-      const coldServer = coldBase(betweenCold, afterCold);
+      const coldEmbedded = around(coldBaselines, iEmbedded);
+      const coldServer = server ? around(coldBaselines, iServer) : NaN;
       const coldRatio = rate(embedded.filedMs) / coldEmbedded;
       const coldRatioServer = server ? rate(server.filedMs) / coldServer : NaN;
       const orNull = (x: number, digits: number) => (Number.isFinite(x) ? round(x, digits) : null);
       const loadAfter = os.loadavg().map((v) => round(v, 2));
       // CPU per message of this process (Dovecot and the PostgreSQL server not counted).
       const perMsg = (ms: number) => round(ms / count, 2);
-      const baseCpu = perMsg((before.cpuMs + between.cpuMs) / 2);
+      const baseCpu = perMsg((baselines[iEmbedded]!.cpuMs + baselines[iEmbedded + 1]!.cpuMs) / 2);
       /** A run's CPU per message by thread, and the main thread's wait for a core, as four figures named after `prefix`. */
       const threadFigures = (prefix: string, t: ThreadSplit | null, mainWaitMs: number | null) => ({
         [`${prefix}_main_thread_cpu_ms_per_msg`]: t ? perMsg(t.main) : null,
@@ -394,12 +412,13 @@ const bench: Bench = {
         const p = phases(r);
         return `| ${label}: filing while the connector stored / after it was done | ${round(p.during, 0)} / ${round(p.after, 0)} | ${round(p.during / base, 2)} / ${round(p.after / base, 2)} |`;
       };
+      const sequence = ['before', ...(postgresFirst ? ['after PostgreSQL', 'after embedded'] : ['after embedded', ...(server ? ['after PostgreSQL'] : [])])].join(' / ');
       const rows = [
         '| run | messages/s | ratio to the baseline |',
         '|---|---|---|',
-        `| baseline: imapflow FETCH + simpleParser (before / between${after ? ' / after' : ''}) | ${[before, between, ...(after ? [after] : [])].map((b) => round(rate(b.ms), 0)).join(' / ')} | 1 |`,
+        `| baseline: imapflow FETCH + simpleParser (${sequence}) | ${baselines.map((b) => round(rate(b.ms), 0)).join(' / ')} | 1 |`,
         ...(cold
-          ? [`| the same baseline in a fresh isolate, cold as Mailroom (before / between${afterCold ? ' / after' : ''}) | ${[beforeCold, betweenCold, ...(afterCold ? [afterCold] : [])].map((b) => round(rate(b!.ms), 0)).join(' / ')} | ${round(coldEmbedded / baseEmbedded, 2)} |`]
+          ? [`| the same baseline in a fresh isolate, cold as Mailroom (${sequence}) | ${coldBaselines.map((b) => (b ? round(rate(b.ms), 0) : '—')).join(' / ')} | ${round(coldEmbedded / baseEmbedded, 2)} |`]
           : []),
         `| Mailroom, embedded PGlite: stored (raw + position committed) | ${round(rate(embedded.storedMs), 0)} | ${round(rate(embedded.storedMs) / baseEmbedded, 2)} |`,
         `| Mailroom, embedded PGlite: filed (parsed, threaded, filed, routed) | ${round(rate(embedded.filedMs), 0)} | ${round(ratio, 2)} |`,
@@ -413,9 +432,9 @@ const bench: Bench = {
           : []),
       ];
       return {
-        name: warm > 0 ? 'ingest-throughput-warm' : 'ingest-throughput',
+        name: ['ingest-throughput', ...(warm > 0 ? ['warm'] : []), ...(postgresFirst ? ['postgres-first'] : [])].join('-'),
         description:
-          `A backlog of ${count.toLocaleString('en')} messages in a Dovecot mailbox through Mailroom (in this process, from its compiled code in dist/ with npm start's Node.js flags (${process.execArgv.filter((f) => SERVER_NODE_FLAGS.includes(f)).join(' ') || 'missing'}), 2 parser workers; embedded PGlite, then a PostgreSQL server when reachable), from configuring the mailbox until every message is filed, ` +
+          `A backlog of ${count.toLocaleString('en')} messages in a Dovecot mailbox through Mailroom (in this process, from its compiled code in dist/ with npm start's Node.js flags (${process.execArgv.filter((f) => SERVER_NODE_FLAGS.includes(f)).join(' ') || 'missing'}), 2 parser workers; ${postgresFirst ? 'a PostgreSQL server, then embedded PGlite' : 'embedded PGlite, then a PostgreSQL server when reachable'}), from configuring the mailbox until every message is filed, ` +
           'against plain imapflow FETCH + mailparser simpleParser of the same messages in the same run (no database), before, between and after the Mailroom runs.' +
           (warm > 0
             ? ` Warm, as a server that has been taking mail: before each measured run Mailroom imported and filed ${warm.toLocaleString('en')} other messages from a second mailbox (untimed), so V8 had compiled its code (main thread, parser workers, the embedded database's WebAssembly); then the backlog's mailbox was added. The baseline's code is warm from its priming read in both variants.`
@@ -436,7 +455,7 @@ const bench: Bench = {
           ...(cold ? { postgres_ratio_vs_cold_baseline: orNull(coldRatioServer, 2) } : {}),
           postgres_filing_while_storing_msgs_per_s: server ? round(phases(server).during, 0) : null,
           postgres_filing_after_stored_msgs_per_s: server ? round(phases(server).after, 0) : null,
-          simpleparser_failures: before.failed,
+          simpleparser_failures: baselines[0]!.failed,
           baseline_cpu_ms_per_msg: baseCpu,
           mailroom_cpu_ms_per_msg: perMsg(embedded.cpuMs),
           ...threadFigures('mailroom', embedded.threads, embedded.mainWaitMs),
@@ -464,6 +483,11 @@ const bench: Bench = {
           ...(cold
             ? [
                 `Like for like: the baseline's code is warm (compiled by its priming read), Mailroom's is not; the same baseline in a fresh worker thread (a new V8 isolate, timed from its connect after loading its modules) compiles imapflow and mailparser during its run as Mailroom does, and reads ${orNull(coldEmbedded, 0) ?? '—'} messages/s. Mailroom against it: embedded ${orNull(coldRatio, 2) ?? '—'}x${server ? `, PostgreSQL ${orNull(coldRatioServer, 2) ?? '—'}x` : ''}. The targets above are judged against the warm baseline.`,
+              ]
+            : []),
+          ...(server
+            ? [
+                `Both runs are in one process: the second (${postgresFirst ? 'embedded' : 'PostgreSQL'}) starts a new Mailroom, with new parser workers and a new database connection, but its main thread's code was compiled by the first run, so only the first is fully cold. BENCH_INGEST_FIRST=postgres runs PostgreSQL first (results in ingest-throughput-postgres-first).`,
               ]
             : []),
           'Shared 2-core machine: see the load averages (1, 5, 15 min) before and after the run; compare the ratio, not absolute figures across runs.',
