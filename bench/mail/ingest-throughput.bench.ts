@@ -375,8 +375,9 @@ const bench: Bench = {
         await database?.drop();
       }
       if (!embedded) throw new Error('the embedded run did not happen');
-      /** The baselines before and after the Mailroom run that came `nth`. */
+      // Which Mailroom run each was: run i has baselines i (before it) and i + 1 (after it).
       const [iEmbedded, iServer] = postgresFirst ? [1, 0] : [0, 1];
+      /** The rate of the mean of the baselines before and after run `i`. */
       const around = (runs: (FetchParseRun | undefined)[], i: number) => {
         const [a, b] = [runs[i], runs[i + 1]];
         return a && b ? rate((a.ms + b.ms) / 2) : NaN;
