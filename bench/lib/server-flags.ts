@@ -4,18 +4,7 @@
  * production. `npm run bench` gives them to the benchmark process as well (scripts/bench.mjs),
  * for the benchmarks that run Mailroom in that process.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function startFlags(): string[] {
-  const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const m = /^node((?:\s+--\S+)*)\s+bin\/mailroom\.js\s+start$/.exec(start);
-  if (!m) throw new Error(`package.json's start script is not "node [flags] bin/mailroom.js start": ${start}`);
-  return m[1]!.trim().split(/\s+/).filter(Boolean);
-}
+import { startFlags } from '../../scripts/start-flags.mjs';
 
 export const SERVER_NODE_FLAGS: readonly string[] = startFlags();
 

@@ -60,6 +60,7 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     else expect(Number(stored.rows[0]!.size)).toBeLessThan(raw.length / 4);
     await sql`delete from messages where id = ${msgId}`.execute(t.database.db);
   });
+
   it('creates users with roles, skills and languages, found by login case-insensitively', async () => {
     const id = await store.transaction(async (r) => {
       const uid = await r.users.insert({ login: 'Alice', name: 'Alice M', email: 'a@example.com', passwordHash: 'h', passwordFp: null, capacity: 4, managedByConfig: true });
