@@ -48,6 +48,9 @@ export async function imapPeek(host: string, port: number, user: string, pass: s
 export async function flagsOf(c: ImapFlow, folder: string): Promise<Map<number, Set<string>>> {
   const lock = await c.getMailboxLock(folder);
   try {
+    // A FETCH may not carry the EXPUNGE of a message another session moved or deleted after this
+    // one selected the folder (RFC 3501 §7.4.1): a NOOP first brings this session up to date.
+    await c.noop();
     const out = new Map<number, Set<string>>();
     for (const m of await c.fetchAll('1:*', { uid: true, flags: true }, { uid: false }).catch(() => [])) out.set(m.uid, m.flags ?? new Set());
     return out;
