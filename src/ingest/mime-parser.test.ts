@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MailParser } from 'mailparser';
-import { describe, expect, it } from 'vitest';
+import { Duplex } from 'node:stream';
+import { describe, expect, it, vi } from 'vitest';
 import { bigAttachmentMessage, charsetMessage, manyAttachmentsMessage, nestedMessage, rawMessage } from './fixtures/test-messages.js';
 import { parseMessage } from './mime-parser.js';
 import { resolveLimits, type AttachmentInfo, type AttachmentMeta, type AttachmentSink, type ParseFailure, type ParsedMessage, type ParseResult } from './parse-types.js';
@@ -101,6 +102,26 @@ describe('parseMessage: fields', () => {
     const proto = MailParser.prototype as unknown as Record<string, unknown>;
     expect(typeof proto.processChunk).toBe('function');
     expect(typeof proto.getDecoder).toBe('function');
+  });
+
+  it('ends each part decoder once: no stream is ended again (mailparser does at every later boundary)', async () => {
+    // Counts end() calls that reach Node on a stream already ended: each builds an
+    // ERR_STREAM_ALREADY_FINISHED error with its stack, the cost endDecoderOnce removes. Also
+    // fails if an upgrade renames the `curnode` field that hook reads.
+    const again: string[] = [];
+    const original = Duplex.prototype.end;
+    const end = vi.spyOn(Duplex.prototype, 'end').mockImplementation(function (this: Duplex, ...args: unknown[]) {
+      if (this.writableEnded) again.push(this.constructor.name);
+      return Reflect.apply(original, this, args) as Duplex;
+    });
+    try {
+      const m = ok(await parseMessage(manyAttachmentsMessage(3)));
+      expect(m.attachments).toHaveLength(3);
+      expect(m.text).not.toBeNull();
+    } finally {
+      end.mockRestore();
+    }
+    expect(again).toEqual([]);
   });
 });
 

@@ -28,6 +28,7 @@ import {
 } from './parse-types.js';
 import { ReportCapture, shouldCapture } from './report-capture.js';
 import { TimeBudget } from './time-budget.js';
+import { readEach } from './stream-reader.js';
 import { prepareDisplay } from './display-prep.js';
 
 /** Input chunk size when the raw message is one buffer (views, not copies). */
@@ -185,9 +186,12 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     open = entry;
     let bytes = 0;
     current = item.content;
+    const sinkFailed = (err: unknown): never => {
+      throw sinkFailure(meta, err);
+    };
     try {
       if (failure !== null) throw failure;
-      for await (const chunk of item.content as AsyncIterable<Buffer>) {
+      await readEach<Buffer>(item.content, (chunk) => {
         bytes += chunk.length;
         if (bytes > limits.maxAttachmentBytes) {
           throw new ParseLimitError(
@@ -195,12 +199,15 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
           );
         }
         capture?.add(chunk);
+        let written: void | Promise<void>;
         try {
-          await writer.write(chunk);
+          written = writer.write(chunk);
         } catch (err) {
           throw sinkFailure(meta, err);
         }
-      }
+        // Waited for only when the sink is asynchronous (backpressure); a synchronous one costs no promise.
+        if (written) return written.then(undefined, sinkFailed);
+      });
       if (failure !== null) throw failure;
     } catch (err) {
       await abortOpen(failureFromError(failure ?? err));
@@ -221,17 +228,12 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     item.release?.();
   };
 
-  const consuming = (async () => {
-    try {
-      for await (const item of parser as AsyncIterable<AttachmentStream | MessageText>) {
-        if (failure !== null) break;
-        if (item.type === 'attachment') await handleAttachment(item);
-        else textContent = item;
-      }
-    } catch (err) {
-      fail(err);
-    }
-  })();
+  // A failed parse has destroyed the parser, which ends this read with an error: fail() keeps the first.
+  const consuming = readEach<AttachmentStream | MessageText>(parser, (item) => {
+    if (failure !== null) return;
+    if (item.type === 'attachment') return handleAttachment(item);
+    textContent = item;
+  }).catch(fail);
   // Neither a stalled input stream nor a sink that never answers keeps a failed parse waiting.
   await Promise.race([consuming, failedSignal]);
   await Promise.race([feeding, failedSignal]);

@@ -143,10 +143,11 @@ class RemoteSink implements AttachmentSink {
       }
     };
     return {
-      write: async (chunk) => {
+      // Synchronous until a batch is full: the parse waits (a promise) only when bytes go out.
+      write: (chunk) => {
         pending.push(chunk);
         pendingBytes += chunk.length;
-        if (pendingBytes >= ATTACHMENT_BATCH_BYTES) await flush();
+        if (pendingBytes >= ATTACHMENT_BATCH_BYTES) return flush();
       },
       end: async (info) => {
         if (!started) {
