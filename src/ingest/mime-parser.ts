@@ -186,9 +186,6 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
     open = entry;
     let bytes = 0;
     current = item.content;
-    const sinkFailed = (err: unknown): never => {
-      throw sinkFailure(meta, err);
-    };
     try {
       if (failure !== null) throw failure;
       await readEach<Buffer>(item.content, (chunk) => {
@@ -206,7 +203,10 @@ export async function parseCore(input: AsyncIterable<Uint8Array>, ctx: CoreConte
           throw sinkFailure(meta, err);
         }
         // Waited for only when the sink is asynchronous (backpressure); a synchronous one costs no promise.
-        if (written) return written.then(undefined, sinkFailed);
+        if (!written) return;
+        return written.then(undefined, (err: unknown) => {
+          throw sinkFailure(meta, err);
+        });
       });
       if (failure !== null) throw failure;
     } catch (err) {
