@@ -24,6 +24,28 @@ function tsxBootstrap(entry: URL): string {
   return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
 }
 
+/** Node's profiling flags, which a worker thread only applies when they are in its own execArgv. */
+const PROFILE_FLAG = /^--(?:cpu|heap)-prof(?:-(?:dir|name|interval))?(?:=|$)/;
+
+/**
+ * The Node.js flags a parser worker starts with: only the process's profiling flags
+ * (`node --cpu-prof --cpu-prof-dir=… bin/mailroom.js start` then writes a profile for every
+ * parser worker too, as for the main thread). Nothing else is passed on: the process's other
+ * flags (such as `--import tsx` in tests and benchmarks) would load into each worker for nothing.
+ */
+export function workerExecArgv(processArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < processArgv.length; i++) {
+    const arg = processArgv[i]!;
+    if (!PROFILE_FLAG.test(arg)) continue;
+    out.push(arg);
+    // `--cpu-prof-dir /path`: the value is the next argument.
+    const takesValue = /-(?:dir|name|interval)$/.test(arg);
+    if (takesValue && i + 1 < processArgv.length) out.push(processArgv[++i]!);
+  }
+  return out;
+}
+
 /**
  * Starts a worker on `entry` with a V8 heap of `heapMb` (old generation). The young generation is
  * kept small: it bounds the garbage a worker holds between collections, i.e. the RSS a large
@@ -32,5 +54,5 @@ function tsxBootstrap(entry: URL): string {
 export function startParserWorker(entry: URL, heapMb: number): Worker {
   const resourceLimits = { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
   if (entry.pathname.endsWith('.ts')) return new Worker(tsxBootstrap(entry), { eval: true, resourceLimits });
-  return new Worker(entry, { resourceLimits, execArgv: [] });
+  return new Worker(entry, { resourceLimits, execArgv: workerExecArgv(process.execArgv) });
 }
