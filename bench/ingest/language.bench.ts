@@ -1,9 +1,10 @@
 /**
  * Cost of language detection (`detectLanguage`), which runs on the main thread when a message
  * opens a conversation in a `language: auto` queue: per text, on the plain-text bodies of the
- * shared corpus, on a short reply above a long quoted thread and on a long letter, with how many texts were
- * detected confidently. No baseline: the figure is a share of the main thread's time per message
- * (see ingest-throughput's `*_main_thread_cpu_ms_per_msg`).
+ * shared corpus, on a short reply above a long quoted thread, on a long letter and on a text with
+ * one long token (a pasted key), with how many texts were detected confidently. No baseline: the
+ * figure is a share of the main thread's time per message (see ingest-throughput's
+ * `*_main_thread_cpu_ms_per_msg`).
  *
  * `node --import tsx --expose-gc bench/run.ts language [--quick]`
  */
@@ -63,17 +64,21 @@ const bench: Bench = {
       'On Mon, 2 Nov 2026, Support <support@example.com> wrote:\n' +
       '> Thank you for your message, we are looking into it and will answer soon.\n'.repeat(200);
     const letter = 'Sehr geehrte Damen und Herren, seit drei Wochen warte ich auf die Erstattung meiner Bestellung.\n'.repeat(110);
+    // A pasted key, hash or base64 block: one token of the 2,000 characters the detector cleans.
+    const token = `Here is the code: ${'Zm9vYmFy'.repeat(250)}\nPlease help.`;
     const corpus = measure(texts, quick ? 5 : 30);
     log(`corpus: ${round(corpus.us, 1)} µs a text`);
     const long = measure([thread], quick ? 200 : 2000);
     log(`long thread: ${round(long.us, 1)} µs`);
     const own = measure([letter], quick ? 200 : 2000);
     log(`long letter: ${round(own.us, 1)} µs`);
+    const pasted = measure([token], quick ? 50 : 500);
+    log(`one long token: ${round(pasted.us, 1)} µs`);
     const heapMb = eldHeapMb();
     log(`ELD's table: ${round(heapMb, 1)} MB of heap`);
     return {
       name: 'language',
-      description: `detectLanguage (ELD, eld/extrasmall) on ${texts.length} plain-text bodies of ${source}, on a two-line reply above a 200-line quoted thread (${thread.length.toLocaleString('en')} characters), and on a long letter without quotes (${letter.length.toLocaleString('en')} characters).`,
+      description: `detectLanguage (ELD, eld/extrasmall) on ${texts.length} plain-text bodies of ${source}, on a two-line reply above a 200-line quoted thread (${thread.length.toLocaleString('en')} characters), on a long letter without quotes (${letter.length.toLocaleString('en')} characters), and on a short text with a pasted 2,000-character token (a key or base64 block).`,
       figures: {
         texts: texts.length,
         corpus_us_per_text: round(corpus.us, 1),
@@ -82,6 +87,7 @@ const bench: Bench = {
         long_thread_confident: long.confident,
         long_letter_us: round(own.us, 1),
         long_letter_confident: own.confident,
+        long_token_us: round(pasted.us, 1),
         eld_heap_mb: round(heapMb, 1),
       },
       notes: [

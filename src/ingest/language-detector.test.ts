@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { detectLanguage, stripQuotedText } from './language-detector.js';
+import fc from 'fast-check';
+import { detectLanguage, dropAddresses, stripQuotedText } from './language-detector.js';
 
 describe('detectLanguage', () => {
   it.each([
@@ -81,5 +82,29 @@ describe('detectLanguage', () => {
     expect(body.startsWith(kept)).toBe(true);
     // Far past the first lines, the customer's text still decides.
     expect(detectLanguage(`${body}\n\nOn Monday, Support wrote:\n> ${'We will refund you.\n> '.repeat(300)}`)).toMatchObject({ language: 'de', confident: true });
+  });
+});
+
+describe('dropAddresses', () => {
+  const pattern = (s: string) => s.replace(/\S+@\S+/g, ' ');
+
+  it('removes addresses and handles as the pattern \\S+@\\S+ does', () => {
+    for (const s of ['write to anna@example.com today', '@name and name@ stay', '@@x a@b@c x@ @y', 'a@b', '@', '', 'no at sign', ' lead@x\ttab@y\nnew@z ', 'x\u00a0a@b\u3000c']) {
+      expect(dropAddresses(s)).toBe(pattern(s));
+    }
+  });
+
+  it('property: the same result as the pattern on any text of letters, @ and spaces', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '@', ' ', '\n', '\t', '\u00a0', '\u2028', 'é', '.') }), (s) => {
+        expect(dropAddresses(s)).toBe(pattern(s));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads a long token without an @ in one pass (the pattern backtracked over it)', () => {
+    const long = `${'x'.repeat(200_000)} hi@example.com`;
+    expect(dropAddresses(long)).toBe(`${'x'.repeat(200_000)}  `);
   });
 });

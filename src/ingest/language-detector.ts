@@ -70,6 +70,38 @@ export function stripQuotedText(text: string, maxChars = Infinity): string {
   return out.join('\n').trim();
 }
 
+const SPACE = /\s/;
+
+/**
+ * `text` with every whitespace-delimited token that has an `@` between other characters (an
+ * address, a handle in a signature) replaced by one space: what `text.replace(/\S+@\S+/g, ' ')`
+ * gives, in one pass. That pattern backtracks over every token without an `@`; this only looks
+ * around each `@`. bench language, three runs alternated with the pattern (medians): 105 against
+ * 122 µs a corpus text, and 73 µs against 4.8 ms for a text with one 2,000-character token (a
+ * pasted key), detections unchanged.
+ */
+export function dropAddresses(text: string): string {
+  let at = text.indexOf('@');
+  if (at < 0) return text;
+  let out = '';
+  let from = 0;
+  while (at >= 0) {
+    let start = at;
+    while (start > from && !SPACE.test(text[start - 1]!)) start--;
+    let end = at + 1;
+    while (end < text.length && !SPACE.test(text[end]!)) end++;
+    // The pattern needs a character on each side of an `@`: one after the token's first character
+    // and before its last ("@name" and "name@" stay; "@@x" goes).
+    const inner = text.indexOf('@', start + 1);
+    if (inner >= 0 && inner < end - 1) {
+      out += `${text.slice(from, start)} `;
+      from = end;
+    }
+    at = text.indexOf('@', end);
+  }
+  return out + text.slice(from);
+}
+
 const NON_LETTERS = /\P{L}+/gu;
 const LETTER = /\p{L}/gu;
 
@@ -96,10 +128,7 @@ export function detectLanguage(text: string | null | undefined, opts: LanguageOp
   // A bare forward (nothing written above the quote): the forwarded text is the best evidence left.
   if (!hasLetters(own, minLetters)) own = head;
   // URLs, addresses and numbers are language-neutral noise (cleaned on twice what is kept).
-  const cleaned = own
-    .slice(0, 2 * maxChars)
-    .replace(/\bhttps?:\/\/\S+/gi, ' ')
-    .replace(/\S+@\S+/g, ' ')
+  const cleaned = dropAddresses(own.slice(0, 2 * maxChars).replace(/\bhttps?:\/\/\S+/gi, ' '))
     .replace(/[\d_]+/g, ' ')
     .slice(0, maxChars);
   const letters = countLetters(cleaned);
