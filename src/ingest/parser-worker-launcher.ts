@@ -24,8 +24,11 @@ function tsxBootstrap(entry: URL): string {
   return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
 }
 
-/** Node's profiling flags, which a worker thread only applies when they are in its own execArgv. */
-const PROFILE_FLAG = /^--(?:cpu|heap)-prof(?:-(?:dir|name|interval))?(?:=|$)/;
+/**
+ * Node's profiling flags, which a worker thread only applies when they are in its own execArgv.
+ * Group 1: a flag with a value (`-dir`, `-name`, `-interval`); group 2: the value follows `=`.
+ */
+const PROFILE_FLAG = /^--(?:cpu|heap)-prof(-(?:dir|name|interval))?(=|$)/;
 
 /**
  * The Node.js flags a parser worker starts with: only the process's profiling flags
@@ -37,11 +40,11 @@ export function workerExecArgv(processArgv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < processArgv.length; i++) {
     const arg = processArgv[i]!;
-    if (!PROFILE_FLAG.test(arg)) continue;
+    const flag = PROFILE_FLAG.exec(arg);
+    if (!flag) continue;
     out.push(arg);
     // `--cpu-prof-dir /path`: the value is the next argument.
-    const takesValue = /-(?:dir|name|interval)$/.test(arg);
-    if (takesValue && i + 1 < processArgv.length) out.push(processArgv[++i]!);
+    if (flag[1] && flag[2] !== '=' && i + 1 < processArgv.length) out.push(processArgv[++i]!);
   }
   return out;
 }
