@@ -20,6 +20,8 @@
  *   run also times the same baseline in a fresh worker thread (a new V8 isolate), which compiles
  *   imapflow and mailparser during its run as Mailroom does (`fetch-parse.mjs`, run both ways).
  * - Dovecot indexes new maildir files on first access: a priming read (untimed) goes first.
+ * - Also measured during each Mailroom run: the time to the backlog's first conversation, and a
+ *   supervisor's queue view (`GET /api/v1/queues`) every 200 ms, against the same view once idle.
  *
  * `node --import tsx --expose-gc bench/run.ts ingest-throughput [--quick]`; BENCH_INGEST_MESSAGES sets the
  * backlog, BENCH_INGEST_POSTGRES=0 skips the PostgreSQL run, BENCH_INGEST_PROFILE=<folder> writes
@@ -43,10 +45,11 @@ import type * as EnvModule from '../../src/config/env.js';
 import type * as RuntimeModule from '../../src/runtime.js';
 import type * as LoggerModule from '../../src/server/logger.js';
 import type * as TypesModule from '../../src/domain/types.js';
+import { ApiClient } from '../../test/helpers/api-client.js';
 import { rawMail } from '../../test/helpers/mail.js';
 import { startDovecot, type DovecotPeer } from '../../test/peers/dovecot.js';
 import { benchPostgresDatabase } from '../lib/postgres.js';
-import { round, type Bench } from '../lib/report.js';
+import { percentile, round, type Bench } from '../lib/report.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 import { built } from '../lib/built.js';
 import { SERVER_NODE_FLAGS, warnWithoutServerFlags } from '../lib/server-flags.js';
@@ -182,6 +185,10 @@ interface MailroomRun {
   storedMs: number;
   /** From configuring the mailbox to the first conversation of the backlog (a customer's email in a queue). */
   firstConversationMs: number;
+  /** A supervisor's queue view (`GET /api/v1/queues`) asked every 200 ms during the run: each answer's time, in ms. */
+  apiMs: number[];
+  /** The same view asked ten times once everything is filed (the server idle): its own cost. */
+  apiIdleMs: number[];
   /** Messages filed by the time the connector had stored the last one. */
   filedWhenStored: number;
   filedMs: number;
@@ -255,6 +262,7 @@ queues:
   - { name: support, sender: out }
 users:
   - { login: alice, name: Alice, roles: [agent], password: alice-password-1, capacity: 100, languages: { en: 10, de: 8, fr: 8 } }
+  - { login: sue, name: Sue, roles: [supervisor], password: sue-password-1 }
 mailboxes:
 `;
     const mailboxYaml = (name: string, user: string, password: string) =>
@@ -275,6 +283,24 @@ mailboxes:
     const ticks0 = machineTicks();
     const wait0 = mainThreadWaitMs();
     await runtime.core.config.apply(withBacklog, SYSTEM_ACTOR, {});
+    // The supervisor's dashboard while the backlog comes in: is the server still answering? (Her
+    // sign-in, created by the same apply, is timed with the run: it can only slow Mailroom down.)
+    const supervisor = new ApiClient(runtime.url);
+    const signedIn = await supervisor.login('sue', 'sue-password-1');
+    if (signedIn.status !== 200) throw new Error(`the supervisor could not sign in: ${signedIn.status} ${signedIn.text}`);
+    const apiMs: number[] = [];
+    let probing = true;
+    const probe = (async () => {
+      while (probing) {
+        const asked = performance.now();
+        const r = await supervisor.request('GET', '/api/v1/queues');
+        if (r.status !== 200) throw new Error(`GET /api/v1/queues answered ${r.status} during the backlog: ${r.text}`);
+        apiMs.push(performance.now() - asked);
+        await sleep(200);
+      }
+    })();
+    // A failure is thrown where the probe is awaited, after the run; not an unhandled rejection before.
+    probe.catch(() => undefined);
     let storedMs = 0;
     let filedWhenStored = 0;
     let lastLog = 0;
@@ -302,6 +328,14 @@ mailboxes:
       await sleep(100);
     }
     const filedMs = performance.now() - t0;
+    probing = false;
+    await probe;
+    const apiIdleMs: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const asked = performance.now();
+      await supervisor.request('GET', '/api/v1/queues');
+      apiIdleMs.push(performance.now() - asked);
+    }
     const machineCores = busyCores(ticks0, machineTicks());
     const wait1 = mainThreadWaitMs();
     const mainWaitMs = wait0 === null || wait1 === null ? null : wait1 - wait0;
@@ -312,7 +346,7 @@ mailboxes:
     const first = await sql<{ ms: number }>`select extract(epoch from min(created_at))::float8 * 1000 as ms from conversations where mailbox_id = (select id from mailboxes where name = 'backlog')`.execute(store.db);
     const firstConversationMs = first.rows[0]!.ms - t0Wall;
     const byState = await sql<{ state: string; n: number }>`select case when conversation_id is not null then 'conversation' else ingest_state end as state, count(*)::int as n from messages where direction = 'inbound' and mailbox_id = (select id from mailboxes where name = 'backlog') group by 1`.execute(store.db);
-    return { machineCores, storedMs, firstConversationMs, filedWhenStored, filedMs, cpuMs: cpu, threads, mainWaitMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
+    return { machineCores, storedMs, firstConversationMs, apiMs, apiIdleMs, filedWhenStored, filedMs, cpuMs: cpu, threads, mainWaitMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -454,6 +488,10 @@ const bench: Bench = {
           mailroom_filed_msgs_per_s: round(rate(embedded.filedMs), 0),
           mailroom_filed_s: round(embedded.filedMs / 1000, 1),
           mailroom_first_conversation_ms: round(embedded.firstConversationMs, 0),
+          mailroom_api_p50_ms: round(percentile(embedded.apiMs, 50), 0),
+          mailroom_api_p95_ms: round(percentile(embedded.apiMs, 95), 0),
+          mailroom_api_max_ms: round(Math.max(...embedded.apiMs), 0),
+          mailroom_api_idle_p50_ms: round(percentile(embedded.apiIdleMs, 50), 0),
           mailroom_filing_while_storing_msgs_per_s: round(phases(embedded).during, 0),
           mailroom_filing_after_stored_msgs_per_s: round(phases(embedded).after, 0),
           ratio_vs_baseline: round(ratio, 2),
@@ -461,6 +499,10 @@ const bench: Bench = {
           postgres_filed_msgs_per_s: server ? round(rate(server.filedMs), 0) : null,
           postgres_ratio_vs_baseline: server ? round(ratioServer, 2) : null,
           postgres_first_conversation_ms: server ? round(server.firstConversationMs, 0) : null,
+          postgres_api_p50_ms: server ? round(percentile(server.apiMs, 50), 0) : null,
+          postgres_api_p95_ms: server ? round(percentile(server.apiMs, 95), 0) : null,
+          postgres_api_max_ms: server ? round(Math.max(...server.apiMs), 0) : null,
+          postgres_api_idle_p50_ms: server ? round(percentile(server.apiIdleMs, 50), 0) : null,
           ...(cold ? { postgres_ratio_vs_cold_baseline: orNull(coldRatioServer, 2) } : {}),
           postgres_filing_while_storing_msgs_per_s: server ? round(phases(server).during, 0) : null,
           postgres_filing_after_stored_msgs_per_s: server ? round(phases(server).after, 0) : null,
@@ -485,6 +527,7 @@ const bench: Bench = {
         ],
         notes: [
           `Messages: ${source}, each copy unique by an X-Bench-Copy header.`,
+          `The server while it takes the backlog: a supervisor's queue view (GET /api/v1/queues, signed in) asked every 200 ms during each Mailroom run, one at a time, answered in ${round(percentile(embedded.apiMs, 50), 0)} ms at p50, ${round(percentile(embedded.apiMs, 95), 0)} ms at p95, ${round(Math.max(...embedded.apiMs), 0)} ms at most on the embedded database (${embedded.apiMs.length} requests)${server ? `, ${round(percentile(server.apiMs, 50), 0)} / ${round(percentile(server.apiMs, 95), 0)} / ${round(Math.max(...server.apiMs), 0)} ms on PostgreSQL (${server.apiMs.length})` : ''}; once everything was filed, the same view took ${round(percentile(embedded.apiIdleMs, 50), 0)} ms${server ? ` and ${round(percentile(server.apiIdleMs, 50), 0)} ms` : ''} (median of ten).`,
           'First conversation: from configuring the mailbox to the first of the backlog\'s emails in a queue (the filing transaction\'s start), the wait after an outage before an agent can be offered anything.',
           '"stored" = raw bytes and position committed (the connector\'s part, while ingest runs beside it); "filed" = parsed, threaded, filed and routed (the whole pipeline). Filing\'s own rate is shown in two phases: while the connector was still storing (both share the main thread and the embedded database), and after it had stored the last message (filing alone).',
           `CPU of this process per message (every thread; Dovecot and the PostgreSQL server not counted): baseline ${baseCpu} ms, Mailroom embedded ${perMsg(embedded.cpuMs)} ms${server ? `, Mailroom on PostgreSQL ${perMsg(server.cpuMs)} ms` : ''}; Mailroom's by thread: the main thread (connector, filing, routing, the embedded database), the threads it started (its parser workers), and the threads that were there before (V8's background threads: JIT compilation and GC for every thread, and libuv's). At half the baseline's rate (${Math.round(baseEmbedded / 2)} messages/s) two fully used cores allow at most ${round(4000 / baseEmbedded, 2)} ms of CPU per message, Dovecot's included.`,
