@@ -36,6 +36,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -189,6 +190,8 @@ interface MailroomRun {
   apiMs: number[];
   /** The same view asked ten times once everything is filed (the server idle): its own cost. */
   apiIdleMs: number[];
+  /** How late the main thread's event loop ran its timers during the run (ms): p50, p99, max. */
+  loopDelayMs: { p50: number; p99: number; max: number };
   /** Messages filed by the time the connector had stored the last one. */
   filedWhenStored: number;
   filedMs: number;
@@ -289,6 +292,8 @@ mailboxes:
     const signedIn = await supervisor.login('sue', 'sue-password-1');
     if (signedIn.status !== 200) throw new Error(`the supervisor could not sign in: ${signedIn.status} ${signedIn.text}`);
     const apiMs: number[] = [];
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
     let probing = true;
     const probe = (async () => {
       while (probing) {
@@ -329,6 +334,8 @@ mailboxes:
     }
     const filedMs = performance.now() - t0;
     probing = false;
+    loopDelay.disable();
+    const loopDelayMs = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
     await probe;
     const apiIdleMs: number[] = [];
     for (let i = 0; i < 10; i++) {
@@ -346,7 +353,7 @@ mailboxes:
     const first = await sql<{ ms: number }>`select extract(epoch from min(created_at))::float8 * 1000 as ms from conversations where mailbox_id = (select id from mailboxes where name = 'backlog')`.execute(store.db);
     const firstConversationMs = first.rows[0]!.ms - t0Wall;
     const byState = await sql<{ state: string; n: number }>`select case when conversation_id is not null then 'conversation' else ingest_state end as state, count(*)::int as n from messages where direction = 'inbound' and mailbox_id = (select id from mailboxes where name = 'backlog') group by 1`.execute(store.db);
-    return { machineCores, storedMs, firstConversationMs, apiMs, apiIdleMs, filedWhenStored, filedMs, cpuMs: cpu, threads, mainWaitMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
+    return { machineCores, storedMs, firstConversationMs, apiMs, apiIdleMs, loopDelayMs, filedWhenStored, filedMs, cpuMs: cpu, threads, mainWaitMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -492,6 +499,8 @@ const bench: Bench = {
           mailroom_api_p95_ms: round(percentile(embedded.apiMs, 95), 0),
           mailroom_api_max_ms: round(Math.max(...embedded.apiMs), 0),
           mailroom_api_idle_p50_ms: round(percentile(embedded.apiIdleMs, 50), 0),
+          mailroom_event_loop_delay_p50_ms: round(embedded.loopDelayMs.p50, 0),
+          mailroom_event_loop_delay_p99_ms: round(embedded.loopDelayMs.p99, 0),
           mailroom_filing_while_storing_msgs_per_s: round(phases(embedded).during, 0),
           mailroom_filing_after_stored_msgs_per_s: round(phases(embedded).after, 0),
           ratio_vs_baseline: round(ratio, 2),
@@ -503,6 +512,8 @@ const bench: Bench = {
           postgres_api_p95_ms: server ? round(percentile(server.apiMs, 95), 0) : null,
           postgres_api_max_ms: server ? round(Math.max(...server.apiMs), 0) : null,
           postgres_api_idle_p50_ms: server ? round(percentile(server.apiIdleMs, 50), 0) : null,
+          postgres_event_loop_delay_p50_ms: server ? round(server.loopDelayMs.p50, 0) : null,
+          postgres_event_loop_delay_p99_ms: server ? round(server.loopDelayMs.p99, 0) : null,
           ...(cold ? { postgres_ratio_vs_cold_baseline: orNull(coldRatioServer, 2) } : {}),
           postgres_filing_while_storing_msgs_per_s: server ? round(phases(server).during, 0) : null,
           postgres_filing_after_stored_msgs_per_s: server ? round(phases(server).after, 0) : null,
@@ -527,7 +538,7 @@ const bench: Bench = {
         ],
         notes: [
           `Messages: ${source}, each copy unique by an X-Bench-Copy header.`,
-          `The server while it takes the backlog: a supervisor's queue view (GET /api/v1/queues, signed in) asked every 200 ms during each Mailroom run, one at a time, answered in ${round(percentile(embedded.apiMs, 50), 0)} ms at p50, ${round(percentile(embedded.apiMs, 95), 0)} ms at p95, ${round(Math.max(...embedded.apiMs), 0)} ms at most on the embedded database (${embedded.apiMs.length} requests)${server ? `, ${round(percentile(server.apiMs, 50), 0)} / ${round(percentile(server.apiMs, 95), 0)} / ${round(Math.max(...server.apiMs), 0)} ms on PostgreSQL (${server.apiMs.length})` : ''}; once everything was filed, the same view took ${round(percentile(embedded.apiIdleMs, 50), 0)} ms${server ? ` and ${round(percentile(server.apiIdleMs, 50), 0)} ms` : ''} (median of ten).`,
+          `The server while it takes the backlog: a supervisor's queue view (GET /api/v1/queues, signed in) asked every 200 ms during each Mailroom run, one at a time, answered in ${round(percentile(embedded.apiMs, 50), 0)} ms at p50, ${round(percentile(embedded.apiMs, 95), 0)} ms at p95, ${round(Math.max(...embedded.apiMs), 0)} ms at most on the embedded database (${embedded.apiMs.length} requests)${server ? `, ${round(percentile(server.apiMs, 50), 0)} / ${round(percentile(server.apiMs, 95), 0)} / ${round(Math.max(...server.apiMs), 0)} ms on PostgreSQL (${server.apiMs.length})` : ''}; once everything was filed, the same view took ${round(percentile(embedded.apiIdleMs, 50), 0)} ms${server ? ` and ${round(percentile(server.apiIdleMs, 50), 0)} ms` : ''} (median of ten). The main thread's event loop ran its timers late by ${round(embedded.loopDelayMs.p50, 0)} ms at p50 and ${round(embedded.loopDelayMs.p99, 0)} ms at p99 (${round(embedded.loopDelayMs.max, 0)} at most)${server ? `, ${round(server.loopDelayMs.p50, 0)} / ${round(server.loopDelayMs.p99, 0)} ms on PostgreSQL` : ''} (monitorEventLoopDelay): every request waits for that too.`,
           'First conversation: from configuring the mailbox to the first of the backlog\'s emails in a queue (the filing transaction\'s start), the wait after an outage before an agent can be offered anything.',
           '"stored" = raw bytes and position committed (the connector\'s part, while ingest runs beside it); "filed" = parsed, threaded, filed and routed (the whole pipeline). Filing\'s own rate is shown in two phases: while the connector was still storing (both share the main thread and the embedded database), and after it had stored the last message (filing alone).',
           `CPU of this process per message (every thread; Dovecot and the PostgreSQL server not counted): baseline ${baseCpu} ms, Mailroom embedded ${perMsg(embedded.cpuMs)} ms${server ? `, Mailroom on PostgreSQL ${perMsg(server.cpuMs)} ms` : ''}; Mailroom's by thread: the main thread (connector, filing, routing, the embedded database), the threads it started (its parser workers), and the threads that were there before (V8's background threads: JIT compilation and GC for every thread, and libuv's). At half the baseline's rate (${Math.round(baseEmbedded / 2)} messages/s) two fully used cores allow at most ${round(4000 / baseEmbedded, 2)} ms of CPU per message, Dovecot's included.`,
