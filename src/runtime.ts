@@ -78,19 +78,20 @@ async function startMailPath(core: Core, logger: Logger, opts: RuntimeOptions): 
   const routing = new RoutingService({ store, bus, users, logger: logger.child({ part: 'routing' }) });
   const senders = new SendersService({ store, secrets, ...(opts.senderFactory ? { factory: opts.senderFactory } : {}) });
   const outbox = new OutboxService({ store, bus, logger: logger.child({ part: 'outbox' }), senderFor: (id) => senders.senderFor(id) });
-  const ingest = new IngestService({ store, bus, secrets, routing, pool, logger: logger.child({ part: 'ingest' }), onOutbox: () => outbox.kick() });
+  // Storing and filing mail and retention use the database after the API and routing (Store.background).
+  const ingest = new IngestService({ store: store.background, bus, secrets, routing, pool, logger: logger.child({ part: 'ingest' }), onOutbox: () => outbox.kick() });
   const display = new MessageDisplay({ store, pool, logger: logger.child({ part: 'display' }) });
   const conversations = new ConversationsService({ store, bus, secrets, routing, outbox, display });
   const mailboxes = new MailboxesService({
     store,
     secrets,
     bus,
-    sink: new StoreInboundSink(store, (stored) => ingest.kick(stored)),
+    sink: new StoreInboundSink(store.background, (stored) => ingest.kick(stored)),
     logger: logger.child({ part: 'mailboxes' }),
     sourceFactory: opts.sourceFactory ?? defaultSourceFactory,
     ...(opts.resyncMs ? { resyncMs: opts.resyncMs } : {}),
   });
-  const retention = new RetentionService({ store, logger: logger.child({ part: 'retention' }) });
+  const retention = new RetentionService({ store: store.background, logger: logger.child({ part: 'retention' }) });
   await routing.start();
   await outbox.start();
   ingest.start();

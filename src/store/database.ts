@@ -9,6 +9,12 @@ import type { DB } from './schema.js';
 export interface Database {
   readonly kind: 'pglite' | 'postgres';
   readonly db: Kysely<DB>;
+  /**
+   * The same database for work nobody waits on as it happens (storing and filing mail,
+   * retention). The embedded database lets everything else use its one connection first
+   * (connection-queue.ts); a PostgreSQL server has connections enough: there it is `db`.
+   */
+  readonly background: Kysely<DB>;
   /** Runs a script of several statements (DDL in migrations). */
   exec(script: string): Promise<void>;
   /** Resolves when the database answers within `timeoutMs`, else rejects. */

@@ -10,20 +10,10 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import { PGlite, types } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
+import { ConnectionQueue, type Priority } from './connection-queue.js';
 import { withTimeout, type Database } from './database.js';
 import type { DB } from './schema.js';
 
-/** A FIFO mutex: `acquire()` resolves with the function that releases it. */
-class Mutex {
-  private tail: Promise<void> = Promise.resolve();
-  acquire(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const ready = this.tail.then(() => release);
-    this.tail = this.tail.then(() => next);
-    return ready;
-  }
-}
 
 function commandOf(sqlText: string): PostgresQueryResult<unknown>['command'] {
   // Kysely reads numAffectedRows only for these commands; a SELECT (or WITH … SELECT) has none.
@@ -31,12 +21,16 @@ function commandOf(sqlText: string): PostgresQueryResult<unknown>['command'] {
   return (m?.[1]?.toUpperCase() as PostgresQueryResult<unknown>['command'] | undefined) ?? 'SELECT';
 }
 
+/** PGlite as Kysely's pool: its one connection, taken from `queue` with this pool's priority. */
 class PGlitePool implements PostgresPool {
-  private readonly mutex = new Mutex();
-  constructor(private readonly pg: PGlite) {}
+  constructor(
+    private readonly pg: PGlite,
+    private readonly queue: ConnectionQueue,
+    private readonly priority: Priority,
+  ) {}
 
   async connect(): Promise<PostgresPoolClient> {
-    const release = await this.mutex.acquire();
+    const release = await this.queue.acquire(this.priority);
     const pg = this.pg;
     let released = false;
     const client = {
@@ -115,11 +109,14 @@ function compileWasmOptimized(): void {
 export class PGliteDatabase implements Database {
   readonly kind = 'pglite' as const;
   readonly db: Kysely<DB>;
+  readonly background: Kysely<DB>;
   private readonly pool: PGlitePool;
 
   private constructor(private readonly pg: PGlite) {
-    this.pool = new PGlitePool(pg);
+    const queue = new ConnectionQueue();
+    this.pool = new PGlitePool(pg, queue, 'interactive');
     this.db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: this.pool }) });
+    this.background = new Kysely<DB>({ dialect: new PostgresDialect({ pool: new PGlitePool(pg, queue, 'background') }) });
   }
 
   /** Opens (creating when new) the database in `dir`; `undefined` keeps it in memory (tests). */
@@ -169,6 +166,7 @@ export class PGliteDatabase implements Database {
   }
 
   async close(): Promise<void> {
+    await this.background.destroy();
     await this.db.destroy();
     if (!this.pg.closed) await this.pg.close();
   }

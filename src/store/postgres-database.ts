@@ -21,6 +21,10 @@ export interface PostgresOptions {
 export class PostgresDatabase implements Database {
   readonly kind = 'postgres' as const;
   readonly db: Kysely<DB>;
+  /** Background work shares the pool: a server has connections enough (Database.background). */
+  get background(): Kysely<DB> {
+    return this.db;
+  }
   readonly pool: pg.Pool;
 
   constructor(opts: PostgresOptions) {

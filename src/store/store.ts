@@ -52,16 +52,30 @@ export function createRepos(db: Kysely<DB>): Repos {
 
 export class Store {
   readonly repos: Repos;
+  private backgroundStore: Store | undefined;
 
-  constructor(readonly database: Database) {
-    this.repos = createRepos(database.db);
+  /** `kysely`: the database's own (`database.db`) unless this is its `background` store. */
+  constructor(
+    readonly database: Database,
+    private readonly kysely: Kysely<DB> = database.db,
+  ) {
+    this.repos = createRepos(kysely);
   }
 
   get db(): Kysely<DB> {
-    return this.database.db;
+    return this.kysely;
+  }
+
+  /**
+   * The same store for work nobody waits on as it happens (storing and filing mail, retention):
+   * on the embedded database, the API and routing go first (Database.background).
+   */
+  get background(): Store {
+    if (this.kysely === this.database.background) return this;
+    return (this.backgroundStore ??= new Store(this.database, this.database.background));
   }
 
   transaction<T>(fn: (r: Repos, tx: Kysely<DB>) => Promise<T>): Promise<T> {
-    return this.database.db.transaction().execute((tx) => fn(createRepos(tx), tx));
+    return this.kysely.transaction().execute((tx) => fn(createRepos(tx), tx));
   }
 }

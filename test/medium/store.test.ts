@@ -106,6 +106,41 @@ describe.each(DATABASE_KINDS)('store on %s', (kind) => {
     expect(await store.repos.auth.findToken('hash1')).toBeUndefined();
   });
 
+  it('the background store is the same database; on the embedded one, waiting requests go before waiting background work', async () => {
+    const bg = store.background;
+    expect(bg.background).toBe(bg);
+    await store.db.insertInto('pause_reasons').values({ code: 'bg-check', label: 'Background check', productive: false, max_minutes: null, position: 99 }).execute();
+    expect(await bg.db.selectFrom('pause_reasons').select('label').where('code', '=', 'bg-check').executeTakeFirst()).toEqual({ label: 'Background check' });
+    if (kind !== 'pglite') {
+      // A server has connections enough: background work shares the pool.
+      expect(bg.db).toBe(store.db);
+      return;
+    }
+    const order: string[] = [];
+    let letGo!: () => void;
+    const held = new Promise<void>((r) => (letGo = r));
+    let holding!: () => void;
+    const holds = new Promise<void>((r) => (holding = r));
+    // Filing holds the one connection; a commit then waits, then a supervisor's read.
+    const filing = bg.transaction(async (r) => {
+      holding();
+      await held;
+      await r.users.listAll();
+      order.push('filing');
+    });
+    await holds;
+    const commit = bg.transaction(async (r) => {
+      await r.users.listAll();
+      order.push('commit');
+    });
+    await new Promise((r) => setImmediate(r));
+    const read = store.repos.users.listAll().then(() => order.push('read'));
+    await new Promise((r) => setImmediate(r));
+    letGo();
+    await Promise.all([filing, commit, read]);
+    expect(order).toEqual(['filing', 'read', 'commit']);
+  });
+
   it('a failed transaction leaves nothing behind', async () => {
     await expect(
       store.transaction(async (r) => {
