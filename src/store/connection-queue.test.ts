@@ -1,22 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { BACKGROUND_PATIENCE, ConnectionQueue, type Priority } from './connection-queue.js';
 
-/** Borrows the connection for `name` and records the order in which borrowers got it. */
-function borrower(queue: ConnectionQueue, order: string[]) {
-  return async (name: string, priority: Priority): Promise<() => void> => {
+/** A new queue, and `take`, which borrows its connection for `name` and records in `order` who got it when. */
+function borrowers() {
+  const queue = new ConnectionQueue();
+  const order: string[] = [];
+  const take = async (name: string, priority: Priority): Promise<() => void> => {
     const release = await queue.acquire(priority);
     order.push(name);
     return release;
   };
+  return { queue, order, take };
 }
 
 const settle = () => new Promise((r) => setImmediate(r));
 
 describe('ConnectionQueue', () => {
   it('hands the connection to one borrower at a time, first come first served within a line', async () => {
-    const queue = new ConnectionQueue();
-    const order: string[] = [];
-    const take = borrower(queue, order);
+    const { queue, order, take } = borrowers();
     const first = await take('a', 'background');
     const waiting = [take('b', 'background'), take('c', 'background')];
     await settle();
@@ -32,9 +33,7 @@ describe('ConnectionQueue', () => {
   });
 
   it('serves a waiting interactive borrower before background ones that came earlier', async () => {
-    const queue = new ConnectionQueue();
-    const order: string[] = [];
-    const take = borrower(queue, order);
+    const { order, take } = borrowers();
     const filing = await take('filing', 'background');
     const commit = take('commit', 'background');
     const moreFiling = take('more filing', 'background');
@@ -48,9 +47,7 @@ describe('ConnectionQueue', () => {
   });
 
   it('lets the event loop run between two borrowers: a request that arrives meanwhile goes before waiting background work', async () => {
-    const queue = new ConnectionQueue();
-    const order: string[] = [];
-    const take = borrower(queue, order);
+    const { order, take } = borrowers();
     const filing = await take('filing', 'background');
     const commit = take('commit', 'background');
     await settle();
@@ -66,9 +63,7 @@ describe('ConnectionQueue', () => {
   });
 
   it(`passes a background borrower over at most ${BACKGROUND_PATIENCE} times in a row`, async () => {
-    const queue = new ConnectionQueue();
-    const order: string[] = [];
-    const take = borrower(queue, order);
+    const { order, take } = borrowers();
     const first = await take('api 0', 'interactive');
     const mail = take('mail', 'background');
     // A busy API: more interactive borrowers waiting than the background one's patience.
@@ -83,9 +78,7 @@ describe('ConnectionQueue', () => {
   });
 
   it('gives the connection back once, however often release is called', async () => {
-    const queue = new ConnectionQueue();
-    const order: string[] = [];
-    const take = borrower(queue, order);
+    const { order, take } = borrowers();
     const a = await take('a', 'interactive');
     const b = take('b', 'interactive');
     const c = take('c', 'interactive');
