@@ -2,16 +2,18 @@
  * Cost of language detection (`detectLanguage`), which runs on the main thread when a message
  * opens a conversation in a `language: auto` queue: per text, on the plain-text bodies of the
  * shared corpus, on a short reply above a long quoted thread, on a long letter and on a text with
- * one long token (a pasted key), with how many texts were detected confidently. No baseline: the
- * figure is a share of the main thread's time per message (see ingest-throughput's
- * `*_main_thread_cpu_ms_per_msg`).
+ * one long token (a pasted key), with how many texts were detected confidently (a share of the
+ * main thread's time per message: see ingest-throughput's `*_main_thread_cpu_ms_per_msg`). Then
+ * the scoring alone against ELD's own `detect()` in the same run, and the memory of each table.
  *
  * `node --import tsx --expose-gc bench/run.ts language [--quick]`
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { eld } from 'eld/extrasmall';
 import { round, type Bench } from '../lib/report.js';
 import { detectLanguage } from '../../src/ingest/language-detector.js';
+import { scoreNgrams } from '../../src/ingest/ngram-scorer.js';
 import { parseMessage } from '../../src/ingest/mime-parser.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 
@@ -32,18 +34,33 @@ async function bodies(): Promise<{ texts: string[]; source: string }> {
 }
 
 /**
- * The V8 heap ELD's n-gram table takes once loaded and used, MB: measured in a fresh Node process
- * (this one has it loaded already). Each thread that detects carries it, which is why detection
- * stays on the main thread (it has it anyway) rather than in every parser worker, whose heap
- * limit guards against hostile messages.
+ * Memory of a language table once loaded and used, MB, in a fresh Node process (this one has
+ * both loaded already): the V8 heap it holds after a full GC, and its typed arrays (outside the
+ * heap). `load`: a module body that loads the table and detects one text.
  */
-function eldHeapMb(): number {
-  const script = `gc(); const before = process.memoryUsage().heapUsed;
-const { eld } = await import('eld/extrasmall'); eld.detect('Guten Tag, ich habe meine Rechnung noch nicht erhalten.');
-gc(); console.log((process.memoryUsage().heapUsed - before) / 2 ** 20);`;
-  const r = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`measuring ELD's heap failed: ${r.stderr}`);
-  return Number(r.stdout.trim());
+function tableMemory(load: string): { heapMb: number; arrayBuffersMb: number } {
+  const script = `gc(); const before = process.memoryUsage();
+${load}
+gc(); const after = process.memoryUsage();
+console.log(JSON.stringify({ heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20, arrayBuffersMb: (after.arrayBuffers - before.arrayBuffers) / 2 ** 20 }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`measuring a language table's memory failed: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim()) as { heapMb: number; arrayBuffersMb: number };
+}
+
+const SAMPLE = 'Guten Tag, ich habe meine Rechnung noch nicht erhalten.';
+
+/** The text ELD is given by detectLanguage (the customer's part, without addresses, links and digits). */
+function cleanedForEld(text: string): string {
+  return text.slice(0, 2000).replace(/\bhttps?:\/\/\S+/gi, ' ').replace(/[\d_]+/g, ' ').slice(0, 1000);
+}
+
+/** Microseconds a call of `score` over `texts`, after two untimed passes. */
+function timeScoring(texts: string[], rounds: number, score: (t: string) => unknown): number {
+  for (let r = 0; r < 2; r++) for (const t of texts) score(t);
+  const start = performance.now();
+  for (let r = 0; r < rounds; r++) for (const t of texts) score(t);
+  return ((performance.now() - start) / (rounds * texts.length)) * 1000;
 }
 
 /** Microseconds per text over `rounds` passes (after one untimed pass), and how many were confident. */
@@ -74,11 +91,24 @@ const bench: Bench = {
     log(`long letter: ${round(own.us, 1)} µs`);
     const pasted = measure([token], quick ? 50 : 500);
     log(`one long token: ${round(pasted.us, 1)} µs`);
-    const heapMb = eldHeapMb();
-    log(`ELD's table: ${round(heapMb, 1)} MB of heap`);
+    // The scoring alone, Mailroom's packed table against ELD's own detect() on the same texts,
+    // alternated in slices so that both see the same machine.
+    const cleaned = texts.map(cleanedForEld);
+    const slices = quick ? 3 : 10;
+    let eldUs = 0;
+    let scorerUs = 0;
+    for (let i = 0; i < slices; i++) {
+      eldUs += timeScoring(cleaned, 5, (t) => eld.detect(t).getScores()) / slices;
+      scorerUs += timeScoring(cleaned, 5, scoreNgrams) / slices;
+    }
+    log(`scoring: ELD ${round(eldUs, 1)} µs, packed ${round(scorerUs, 1)} µs a text`);
+    const eldMemory = tableMemory(`const { eld } = await import('eld/extrasmall'); eld.detect(${JSON.stringify(SAMPLE)});`);
+    const scorerUrl = new URL('../../src/ingest/ngram-scorer.ts', import.meta.url).href;
+    const packedMemory = tableMemory(`const { scoreNgrams } = await import(${JSON.stringify(scorerUrl)}); scoreNgrams(${JSON.stringify(SAMPLE)});`);
+    log(`tables: ELD ${round(eldMemory.heapMb, 1)} MB of heap, packed ${round(packedMemory.heapMb, 1)} MB + ${round(packedMemory.arrayBuffersMb, 1)} MB of typed arrays`);
     return {
       name: 'language',
-      description: `detectLanguage (ELD, eld/extrasmall) on ${texts.length} plain-text bodies of ${source}, on a two-line reply above a 200-line quoted thread (${thread.length.toLocaleString('en')} characters), on a long letter without quotes (${letter.length.toLocaleString('en')} characters), and on a short text with a pasted 2,000-character token (a key or base64 block).`,
+      description: `detectLanguage (ELD's eld/extrasmall table, packed) on ${texts.length} plain-text bodies of ${source}, on a two-line reply above a 200-line quoted thread (${thread.length.toLocaleString('en')} characters), on a long letter without quotes (${letter.length.toLocaleString('en')} characters), and on a short text with a pasted 2,000-character token (a key or base64 block).`,
       figures: {
         texts: texts.length,
         corpus_us_per_text: round(corpus.us, 1),
@@ -88,11 +118,17 @@ const bench: Bench = {
         long_letter_us: round(own.us, 1),
         long_letter_confident: own.confident,
         long_token_us: round(pasted.us, 1),
-        eld_heap_mb: round(heapMb, 1),
+        eld_detect_us_per_text: round(eldUs, 1),
+        packed_scoring_us_per_text: round(scorerUs, 1),
+        ratio_eld_vs_packed: round(eldUs / scorerUs, 2),
+        eld_heap_mb: round(eldMemory.heapMb, 1),
+        packed_heap_mb: round(packedMemory.heapMb, 1),
+        packed_typed_arrays_mb: round(packedMemory.arrayBuffersMb, 1),
       },
       notes: [
         'Single-threaded, in this process; the main thread pays it once per message that opens a conversation in a queue with `language: auto`.',
-        "eld_heap_mb: the V8 heap ELD's n-gram table takes in a fresh process once loaded and used; every thread that detects carries it (so detection is not done in the parser workers).",
+        "Scoring alone (the cleaned text in, the ranked scores out), on the corpus texts as detectLanguage cleans them: ELD's own eld.detect() + getScores() against Mailroom's scoreNgrams over its table packed into typed arrays (the same scores, compared to the last bit in ngram-scorer.test.ts), in alternated slices of the same run.",
+        "Memory in a fresh process once loaded and used, after a full GC: ELD's table as its module builds it (one object per n-gram, all in the V8 heap that every major GC marks) against the packed table (the V8 heap it keeps, and its typed arrays outside it). Every thread that detects carries its table (so detection is not done in the parser workers).",
       ],
     };
   },
