@@ -80,7 +80,11 @@ const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() })
  * group holds, the workers finished their share early in each group's transaction and then
  * waited for the next (16/32 ahead of groups of 32/128 filed at 0.40x the baseline, 256 ahead
  * at 0.46-0.48x, the machine's busy cores 1.52 -> 1.67 of 2). A message arriving alone is
- * filed alone, at once.
+ * filed alone, at once. After an idle moment the groups start small: the first waits for the
+ * parse of its first message only, each next one for twice as many (up to GROUP), and every
+ * group takes the messages already parsed after it without waiting. So the first email of a
+ * backlog after an outage reaches its queue once it is parsed, not once the first GROUP are
+ * (cold, 64 parses took ~0.4 s); the backlog's first 63 take six transactions instead of one.
  */
 const BATCH = 1024;
 const PARALLEL = 256;
@@ -111,6 +115,8 @@ export class IngestService {
   private loop: Promise<void> | undefined;
   private idleResolvers: (() => void)[] = [];
   private busy = false;
+  /** How many messages the next group waits for the parse of: 1 after an idle moment, doubling up to GROUP. */
+  private patience = 1;
 
   constructor(private readonly deps: IngestDeps) {}
 
@@ -151,6 +157,7 @@ export class IngestService {
         retryLater = true;
       }
       this.busy = false;
+      this.patience = 1;
       for (const r of this.idleResolvers.splice(0)) r();
       await this.wake.wait(retryLater ? 5_000 : 60_000);
     }
@@ -197,8 +204,9 @@ export class IngestService {
           } else if (p.kind === 'done') {
             allDone &&= p.ok;
           } else group.push(p);
-        } while (i < started.length && group.length < GROUP && (messages[i]!.size <= WAIT_FOR_BYTES || settled.has(started[i]!)));
+        } while (i < started.length && group.length < GROUP && (settled.has(started[i]!) || (group.length < this.patience && messages[i]!.size <= WAIT_FOR_BYTES)));
         if (group.length > 0 && !this.wake.isStopped) allDone = (await this.fileGroup(group, pass)) && allDone;
+        this.patience = Math.min(GROUP, this.patience * 2);
       }
     } finally {
       // Nothing may still be parsing or writing when stop() returns and the store closes.

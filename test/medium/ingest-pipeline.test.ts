@@ -30,8 +30,8 @@ describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
     await eventually(async () => (await store.db.selectFrom('messages').select('ingest_state').where('id', '=', id).executeTakeFirst())?.ingest_state !== 'received', 15_000, `message ${id} processed`);
     return id;
   };
-  /** Commits several messages in one batch (as a backlog arrives), and waits until all are processed. */
-  const deliverBatch = async (raws: Buffer[]): Promise<number[]> => {
+  /** Commits several messages in one batch (as a backlog arrives) and lets the pipeline run. */
+  const commitBatch = async (raws: Buffer[]): Promise<number[]> => {
     const { store } = rt.runtime.core;
     const first = seq + 1;
     seq += raws.length;
@@ -43,8 +43,15 @@ describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
       }),
     );
     rt.runtime.mail.ingest.kick(r.inserted.map((m, i) => ({ id: m.id, raw: raws[i]! })));
-    const ids = r.inserted.map((m) => m.id);
-    await eventually(async () => (await store.db.selectFrom('messages').select('id').where('id', 'in', ids).where('ingest_state', '=', 'received').execute()).length === 0, 30_000, 'batch filed');
+    return r.inserted.map((m) => m.id);
+  };
+  /** Ids of these messages still waiting for their parse and filing. */
+  const unfiled = async (ids: number[]): Promise<number[]> =>
+    (await rt.runtime.core.store.db.selectFrom('messages').select('id').where('id', 'in', ids).where('ingest_state', '=', 'received').orderBy('id').execute()).map((m) => m.id);
+  /** Commits several messages in one batch, and waits until all are processed. */
+  const deliverBatch = async (raws: Buffer[]): Promise<number[]> => {
+    const ids = await commitBatch(raws);
+    await eventually(async () => (await unfiled(ids)).length === 0, 30_000, 'batch filed');
     return ids;
   };
   const message = (id: number) => rt.runtime.core.store.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
@@ -236,6 +243,32 @@ describe.each(DATABASE_KINDS)('ingest pipeline on %s', (kind) => {
       expect(rows[i + 1]!.conversation_id).toBe(rows[i]!.conversation_id);
     }
     expect(new Set(rows.map((x) => x.conversation_id)).size).toBe(6);
+  });
+
+  it('the first message of a backlog is filed once it is parsed, without waiting for the parses of those after it', async () => {
+    // Every parse after the first waits at a gate: the first message must reach its queue while
+    // the group after it is still being parsed (a group used to wait for its 64 parses).
+    const pool = rt.runtime.mail.pool;
+    const parse = pool.parse;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let calls = 0;
+    pool.parse = async (...args: Parameters<typeof parse>) => {
+      if (calls++ > 0) await gate;
+      return parse.apply(pool, args);
+    };
+    try {
+      const ids = await commitBatch(Array.from({ length: 8 }, (_, i) => rawMail({ subject: `Backlog ${i} ${seq}`, body: `Message ${i} of a backlog.` })));
+      await eventually(async () => !(await unfiled(ids)).includes(ids[0]!), 15_000, 'the first message filed');
+      expect(await unfiled(ids)).toEqual(ids.slice(1));
+      open();
+      await eventually(async () => (await unfiled(ids)).length === 0, 30_000, 'the backlog filed');
+      const rows = await rt.runtime.core.store.db.selectFrom('messages').select('conversation_id').where('id', 'in', ids).execute();
+      expect(new Set(rows.map((m) => m.conversation_id)).size).toBe(8);
+    } finally {
+      pool.parse = parse;
+      open();
+    }
   });
 
   it('a batch is filed as each message would be alone: new, in-batch replies, a forged reference, kept machine mail, no sender, language', async () => {
