@@ -70,7 +70,7 @@ const { avgScore } = (await import(eldFile('avgScore.js').href)) as { avgScore: 
 /**
  * ELD's extra-small table, evaluated as the body of a function so that its 28 MB of objects are
  * garbage once packed: an `import` would keep them for the life of the process, and a script
- * (`vm.runInContext`) stays in V8's compilation cache with its 6 MB object literal.
+ * (`vm.runInContext`) stays in V8's compilation cache, ~6 MB with its object literal.
  */
 function readEldTable(): EldTable {
   const file = fileURLToPath(eldFile('ngrams/extrasmall.js'));
@@ -270,7 +270,12 @@ function ngram(from: number, to: number, lead: boolean, tail: boolean, scores: F
 export function scoreNgrams(text: string): NgramResult {
   const normalized = text.substring(0, 1000).replace(separators, ' ').trim().toLowerCase();
   const words = encodeWords(normalized);
-  generation = (generation + 1) >>> 0 || 1;
+  generation = (generation + 1) >>> 0;
+  if (generation === 0) {
+    // After 2^32 calls: forget every mark, so that none from the first calls reads as this one's.
+    seenGeneration.fill(0);
+    generation = 1;
+  }
   const scores = new Float64Array(table.languages.length);
   const long = new Set<string>();
   let ngrams = 0;
