@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { eld } from 'eld/extrasmall';
 import { round, type Bench } from '../lib/report.js';
-import { detectLanguage } from '../../src/ingest/language-detector.js';
+import { detectLanguage, textForDetection } from '../../src/ingest/language-detector.js';
 import { scoreNgrams } from '../../src/ingest/ngram-scorer.js';
 import { parseMessage } from '../../src/ingest/mime-parser.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
@@ -49,11 +49,6 @@ console.log(JSON.stringify({ heapMb: (after.heapUsed - before.heapUsed) / 2 ** 2
 }
 
 const SAMPLE = 'Guten Tag, ich habe meine Rechnung noch nicht erhalten.';
-
-/** The text ELD is given by detectLanguage (the customer's part, without addresses, links and digits). */
-function cleanedForEld(text: string): string {
-  return text.slice(0, 2000).replace(/\bhttps?:\/\/\S+/gi, ' ').replace(/[\d_]+/g, ' ').slice(0, 1000);
-}
 
 /** Microseconds a call of `score` over `texts`, after two untimed passes. */
 function timeScoring(texts: string[], rounds: number, score: (t: string) => unknown): number {
@@ -93,7 +88,7 @@ const bench: Bench = {
     log(`one long token: ${round(pasted.us, 1)} µs`);
     // The scoring alone, Mailroom's packed table against ELD's own detect() on the same texts,
     // alternated in slices so that both see the same machine.
-    const cleaned = texts.map(cleanedForEld);
+    const cleaned = texts.map((t) => textForDetection(t));
     const slices = quick ? 3 : 10;
     let eldUs = 0;
     let scorerUs = 0;

@@ -4,10 +4,10 @@
  * removed first, because a French customer answering an English thread quotes English.
  * Detection is Nito-ELD's (`eld`, pure JS, offline, 60 languages, its smallest n-gram table):
  * byte n-grams of the first ~350 bytes of words, scored over a packed copy of its table
- * (`ngram-scorer.ts`: the same scores, ~5× faster, 28 MB less heap). It replaced tinyld, which took about 0.7 ms a
- * message (up to 2–3 ms on a few hundred words) and was most of a parser worker's time on a
- * backlog; ELD was right more often on the shared corpus, and detection with the stripping
- * below takes ~0.16–0.19 ms a corpus body on the main thread (bench/ingest/language.bench.ts).
+ * (`ngram-scorer.ts`: the same scores, ~4× faster, 28 MB less heap). It replaced tinyld, which
+ * took about 0.7 ms a message (up to 2–3 ms on a few hundred words) and was most of a parser
+ * worker's time on a backlog; ELD was right more often on the shared corpus, and detection with
+ * the stripping below takes ~40 µs a corpus body on the main thread (bench/ingest/language.bench.ts).
  * The confidence combines how far the best candidate leads the second, how strong its own score
  * is, and how much text there was, so short, mixed or borderline texts are not confident.
  */
@@ -118,9 +118,11 @@ function hasLetters(s: string, n: number): boolean {
   return true;
 }
 
-/** Detects the language of a message body. Pure; never throws. */
-export function detectLanguage(text: string | null | undefined, opts: LanguageOptions = {}): LanguageDetection {
-  const minConfidence = opts.minConfidence ?? 0.5;
+/**
+ * What of a message body the detector is given: the customer's own text (or the whole head of
+ * a bare forward), without URLs, addresses and numbers, at most `maxChars` characters.
+ */
+export function textForDetection(text: string | null | undefined, opts: LanguageOptions = {}): string {
   const minLetters = opts.minLetters ?? 20;
   const maxChars = opts.maxChars ?? 1000;
   const head = (text ?? '').slice(0, HEAD_CHARS);
@@ -129,9 +131,16 @@ export function detectLanguage(text: string | null | undefined, opts: LanguageOp
   // A bare forward (nothing written above the quote): the forwarded text is the best evidence left.
   if (!hasLetters(own, minLetters)) own = head;
   // URLs, addresses and numbers are language-neutral noise (cleaned on twice what is kept).
-  const cleaned = dropAddresses(own.slice(0, 2 * maxChars).replace(/\bhttps?:\/\/\S+/gi, ' '))
+  return dropAddresses(own.slice(0, 2 * maxChars).replace(/\bhttps?:\/\/\S+/gi, ' '))
     .replace(/[\d_]+/g, ' ')
     .slice(0, maxChars);
+}
+
+/** Detects the language of a message body. Pure; never throws. */
+export function detectLanguage(text: string | null | undefined, opts: LanguageOptions = {}): LanguageDetection {
+  const minConfidence = opts.minConfidence ?? 0.5;
+  const minLetters = opts.minLetters ?? 20;
+  const cleaned = textForDetection(text, opts);
   const letters = countLetters(cleaned);
   if (letters === 0) return NOTHING;
   let result: NgramResult;
