@@ -289,20 +289,18 @@ export function scoreNgrams(text: string): NgramResult {
     ngrams += ngram(wordStart + Math.max(0, length - 4), end, j === 0, true, scores, long);
     wordStart = end;
   }
-  const ranked: NgramScore[] = [];
-  const order: number[] = [];
+  const scored: { id: number; score: number }[] = [];
   for (let id = 0; id < scores.length; id++) {
-    if (scores[id]! > 0) order.push(id);
-  }
-  const scaled = order.map((id) => {
+    if (scores[id]! <= 0) continue;
     const mean = scores[id]! / ngrams;
-    return mean / (mean + SCALE);
-  });
-  const byScore = order.map((_, i) => i).sort((a, b) => scaled[b]! - scaled[a]!);
-  for (const i of byScore) ranked.push({ language: table.languages[order[i]!]!, score: scaled[i]! });
-  const best = byScore.length ? order[byScore[0]!]! : -1;
+    scored.push({ id, score: mean / (mean + SCALE) });
+  }
+  // A stable sort: equal scores keep ELD's language order.
+  scored.sort((a, b) => b.score - a.score);
+  const ranked = scored.map(({ id, score }) => ({ language: table.languages[id]!, score }));
+  const best = scored[0];
   // ELD also compares the best with the second (its code compares with the second's id, which
   // never decides: a best score is at most 0.92, and one under 0.01 already failed the average).
-  const reliable = best >= 0 && ngrams >= 3 && ranked[0]!.score >= table.reliableAt[best]!;
+  const reliable = best !== undefined && ngrams >= 3 && best.score >= table.reliableAt[best.id]!;
   return { ranked, ngrams, reliable };
 }
