@@ -8,7 +8,7 @@
  * - The messages: the shared MIME corpus cycled, each copy made unique by one header line
  *   (Mailroom rightly skips identical bytes in a mailbox as the same email), written into the
  *   maildir as a delivery agent does (`deliver`). A synthetic mix when the corpus is absent.
- * - Mailroom runs in this process (`Runtime.start`, embedded PGlite, its two parser workers), so
+ * - Mailroom runs in this process (`Runtime.start`, embedded PGlite, its parser workers), so
  *   the database can be watched without an API and `--cpu-prof` sees its main thread. It runs
  *   the compiled code `npm start` runs (dist/src, bench/lib/built.ts) with its Node.js flags
  *   (`npm run bench` gives them to this process, bench/lib/server-flags.ts), not the sources through
@@ -200,6 +200,9 @@ interface MailroomRun {
   threads: ThreadSplit | null;
   /** How long the main thread was ready to run but waited for a core (null without schedstat). */
   mainWaitMs: number | null;
+  /** Parser workers the server kept, and spares it started (a parse held every worker). */
+  workers: number;
+  spareStarts: number;
   counts: Record<string, number>;
 }
 
@@ -352,8 +355,9 @@ mailboxes:
     // created_at is the filing transaction's start (now()), on this machine's clock.
     const first = await sql<{ ms: number }>`select extract(epoch from min(created_at))::float8 * 1000 as ms from conversations where mailbox_id = (select id from mailboxes where name = 'backlog')`.execute(store.db);
     const firstConversationMs = first.rows[0]!.ms - t0Wall;
+    const pool = runtime.mail.pool.stats();
     const byState = await sql<{ state: string; n: number }>`select case when conversation_id is not null then 'conversation' else ingest_state end as state, count(*)::int as n from messages where direction = 'inbound' and mailbox_id = (select id from mailboxes where name = 'backlog') group by 1`.execute(store.db);
-    return { machineCores, storedMs, firstConversationMs, apiMs, apiIdleMs, loopDelayMs, filedWhenStored, filedMs, cpuMs: cpu, threads, mainWaitMs, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
+    return { machineCores, storedMs, firstConversationMs, apiMs, apiIdleMs, loopDelayMs, filedWhenStored, filedMs, cpuMs: cpu, threads, mainWaitMs, workers: pool.size, spareStarts: pool.spareStarts, counts: Object.fromEntries(byState.rows.map((r) => [r.state, r.n])) };
   } finally {
     await runtime.close();
     await rm(dataDir, { recursive: true, force: true });
@@ -482,7 +486,7 @@ const bench: Bench = {
       return {
         name: ['ingest-throughput', ...(warm > 0 ? ['warm'] : []), ...(postgresFirst ? ['postgres-first'] : [])].join('-'),
         description:
-          `A backlog of ${count.toLocaleString('en')} messages in a Dovecot mailbox through Mailroom (in this process, from its compiled code in dist/ with npm start's Node.js flags (${process.execArgv.filter((f) => SERVER_NODE_FLAGS.includes(f)).join(' ') || 'missing'}), 2 parser workers; ${postgresFirst ? 'a PostgreSQL server, then embedded PGlite' : 'embedded PGlite, then a PostgreSQL server when reachable'}), from configuring the mailbox until every message is filed, ` +
+          `A backlog of ${count.toLocaleString('en')} messages in a Dovecot mailbox through Mailroom (in this process, from its compiled code in dist/ with npm start's Node.js flags (${process.execArgv.filter((f) => SERVER_NODE_FLAGS.includes(f)).join(' ') || 'missing'}), ${embedded.workers} parser worker${embedded.workers === 1 ? '' : 's'} (one per core beyond the first); ${postgresFirst ? 'a PostgreSQL server, then embedded PGlite' : 'embedded PGlite, then a PostgreSQL server when reachable'}), from configuring the mailbox until every message is filed, ` +
           'against plain imapflow FETCH + mailparser simpleParser of the same messages in the same run (no database), before, between and after the Mailroom runs.' +
           (warm > 0
             ? ` Warm, as a server that has been taking mail: before each measured run Mailroom imported and filed ${warm.toLocaleString('en')} other messages from a second mailbox (untimed), so V8 had compiled its code (main thread, parser workers, the embedded database's WebAssembly); then the backlog's mailbox was added. The baseline's code is warm from its priming read in both variants.`
@@ -523,6 +527,8 @@ const bench: Bench = {
           ...threadFigures('mailroom', embedded.threads, embedded.mainWaitMs),
           postgres_cpu_ms_per_msg: server ? perMsg(server.cpuMs) : null,
           ...threadFigures('postgres', server?.threads ?? null, server?.mainWaitMs ?? null),
+          parser_workers: embedded.workers,
+          parser_spare_starts: embedded.spareStarts + (server?.spareStarts ?? 0),
           mailroom_machine_busy_cores: embedded.machineCores,
           postgres_machine_busy_cores: server?.machineCores ?? null,
           filed_as: Object.entries(embedded.counts)

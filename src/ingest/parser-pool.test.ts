@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bigAttachmentMessage, bigTextMessage, rawMessage } from './fixtures/test-messages.js';
 import { parseMessage } from './mime-parser.js';
-import { ParserPool } from './parser-pool.js';
+import { defaultParserWorkers, ParserPool } from './parser-pool.js';
 import type { AttachmentInfo, ParseFailure, ParseResult } from './parse-types.js';
 
 const small = rawMessage({ From: 'Ann <ann@example.com>', Subject: 'hello', 'Message-ID': '<s1@example.com>' }, 'Hi there\r\n');
@@ -183,6 +183,85 @@ describe('ParserPool', () => {
 });
 
 describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
+  it('keeps one worker per core beyond the main thread, at least one', () => {
+    expect([1, 2, 3, 8].map((cores) => defaultParserWorkers(cores))).toEqual([1, 1, 2, 7]);
+  });
+
+  it('starts a spare worker while every worker is held by a slow parse, so what waits is not stuck behind it, and stops it after', async () => {
+    const pool = new ParserPool({ size: 1, slowParseMs: 50 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      await pool.ready();
+      // A message whose bytes stop coming: its parse holds the only worker until they do.
+      async function* held() {
+        yield Buffer.from('From: a@example.com\r\nSubject: held\r\n\r\n');
+        await gate;
+        yield Buffer.from('the rest\r\n');
+      }
+      async function* streamed() {
+        yield small;
+      }
+      const limits = { timeoutMs: 60_000, maxSinkWaitMs: 60_000 };
+      const slow = pool.parse(held(), { limits });
+      let slowDone = false;
+      void slow.then(() => (slowDone = true));
+      // Waiting in the pool's queue when the running parse becomes slow: the pool's own check
+      // starts the spare.
+      const waiting = await pool.parse(streamed(), { limits });
+      expect(waiting.ok && waiting.message.subject).toBe('hello');
+      expect(pool.stats()).toMatchObject({ size: 1, spares: 1, busy: 1 });
+      // Arriving while the worker is held: not sent ahead to it; the spare, kept meanwhile, takes it.
+      const arriving = pool.parse(small, { limits });
+      expect(pool.stats().ahead).toBe(0);
+      expect((await arriving).ok).toBe(true);
+      expect(slowDone).toBe(false);
+      expect(pool.stats()).toMatchObject({ spares: 1 });
+      release();
+      const done = await slow;
+      expect(done.ok && done.message.text).toContain('the rest');
+      await vi.waitFor(() => expect(pool.stats().spares).toBe(0));
+      // One spare for the whole time the worker was held, not one per message that waited.
+      expect(pool.stats()).toMatchObject({ size: 1, parsed: 3, spareStarts: 1, restarts: 0, crashes: 0 });
+      expect((await pool.parse(small)).ok).toBe(true);
+    } finally {
+      release();
+      await pool.close();
+    }
+  });
+
+  it('starts no spare while the worker keeps up, nor when spares are turned off', async () => {
+    const off = new ParserPool({ size: 1, slowParseMs: 50, spares: 0 });
+    const quick = new ParserPool({ size: 1 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    try {
+      await off.ready();
+      async function* held() {
+        yield Buffer.from('From: a@example.com\r\nSubject: held\r\n\r\n');
+        await gate;
+      }
+      const slow = off.parse(held(), { limits: { timeoutMs: 60_000, maxSinkWaitMs: 60_000 } });
+      const behind = off.parse(small);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      // Sent ahead before the parse became slow; one arriving after it did waits in the pool.
+      const later = off.parse(small);
+      expect(off.stats()).toMatchObject({ spares: 0, spareStarts: 0, busy: 1, queued: 2, ahead: 1 });
+      release();
+      expect([(await slow).ok, (await behind).ok, (await later).ok]).toEqual([true, true, true]);
+      const many = await Promise.all(Array.from({ length: 40 }, () => quick.parse(small)));
+      expect(many.every((r) => r.ok)).toBe(true);
+      expect(quick.stats()).toMatchObject({ spares: 0, spareStarts: 0, parsed: 40 });
+    } finally {
+      release();
+      await Promise.all([off.close(), quick.close()]);
+    }
+  });
+
   it('terminates a worker over the time limit with PARSE_TIMEOUT and replaces it', async () => {
     const pool = new ParserPool({ size: 1, limits: { timeoutMs: 1, timeoutMsPerMb: 0 } });
     try {

@@ -3,7 +3,13 @@
  * - a hard time limit per message (the worker is terminated and replaced, so even a synchronous
  *   runaway inside a dependency cannot stall ingestion),
  * - a memory limit per worker (`resourceLimits`), an out-of-memory worker fails only its message,
- * - one worker per core by default, so both cores parse at once,
+ * - one worker per core beyond the first by default (`defaultParserWorkers`): the main thread
+ *   needs a core of its own (it stores, files, routes and serves the API), and a worker more than
+ *   the cores left only adds its own warm-up and contention (measured: one worker on two cores
+ *   filed a cold backlog faster than two, in every alternated run),
+ * - a spare worker while every worker is held by a slow parse (longer than `slowParseMs`) and work
+ *   waits, so one hostile or huge message never stops the rest (the agent's display of another
+ *   message, the next messages of the backlog); it stops once nothing waits,
  * - streaming both ways: raw bytes in 256 KB transferred chunks, attachment bytes back in
  *   256 KB transferred batches, each direction within a 2 MB window, so a 50 MB message never
  *   sits in the pool's memory whole (only the caller's own copy of the raw bytes does),
@@ -17,6 +23,7 @@
  * workers. Idle workers do not keep the process alive.
  */
 import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { Worker } from 'node:worker_threads';
 import { parseFailure, timeoutFailure } from './parse-failure.js';
 import { AHEAD_BYTES, AHEAD_JOBS, INPUT_CHUNK_BYTES, INPUT_WINDOW_BYTES, type FromWorker, type ToWorker } from './parser-protocol.js';
@@ -25,9 +32,21 @@ import { PoolJob } from './pool-job.js';
 import { resolveLimits, timeLimitFor, type ParseFailure, type ParseLimits, type ParseOptions, type ParseResult, type RawMessage } from './parse-types.js';
 import { TimeBudget } from './time-budget.js';
 
+/** Workers for a machine of `cores` cores: one per core beyond the main thread's, at least one. */
+export function defaultParserWorkers(cores: number = availableParallelism()): number {
+  return Math.max(1, Math.floor(cores) - 1);
+}
+
+/** A parse running this long holds its worker: what waits behind it gets a spare worker. */
+const SLOW_PARSE_MS = 500;
+
 export interface ParserPoolOptions {
-  /** Worker threads; default one per core (`os.availableParallelism()`). */
+  /** Worker threads kept running; default `defaultParserWorkers()`. */
   size?: number;
+  /** Extra workers started while every worker is held by a slow parse and work waits; default 1. */
+  spares?: number;
+  /** How long a parse runs before its worker counts as held (ms); default 500. */
+  slowParseMs?: number;
   /** Defaults for every parse; a parse's own `limits` override them. `workerHeapMb` is read here only. */
   limits?: Partial<ParseLimits>;
   /**
@@ -39,6 +58,8 @@ export interface ParserPoolOptions {
 
 export interface ParserPoolStats {
   size: number;
+  /** Spare workers running (started while every worker was held by a slow parse). */
+  spares: number;
   busy: number;
   /** Waiting: in the pool's queue, or sent ahead to a busy worker (`ahead` of them). */
   queued: number;
@@ -52,14 +73,19 @@ export interface ParserPoolStats {
   crashes: number;
   /** Workers started to replace one that was terminated or died. */
   restarts: number;
+  /** Spare workers started (each time every worker was held by a slow parse while work waited). */
+  spareStarts: number;
 }
 
 interface Slot {
   worker: Worker;
   ready: boolean;
   dead: boolean;
-  /** The job the worker is running (its time limit is running). */
+  /** Started while every worker was held by a slow parse; stopped once nothing waits. */
+  spare: boolean;
+  /** The job the worker is running (its time limit is running), and since when (performance.now()). */
   job: PoolJob | null;
+  since: number;
   /** Whole small messages sent ahead, queued in the worker behind `job`, in order. */
   ahead: PoolJob[];
   lastError: (Error & { code?: string }) | null;
@@ -76,6 +102,10 @@ const aheadBytes = (slot: Slot): number => slot.ahead.reduce((n, j) => n + (j.ra
 
 export class ParserPool {
   private readonly size: number;
+  private readonly spares: number;
+  private readonly slowParseMs: number;
+  /** Armed while a parse runs: checks when the earliest running parse becomes slow. */
+  private slowTimer: NodeJS.Timeout | null = null;
   private readonly defaults: Partial<ParseLimits>;
   private readonly heapMb: number;
   private readonly workerUrl: URL;
@@ -89,10 +119,12 @@ export class ParserPool {
   private idleWaiters: (() => void)[] = [];
   /** Jobs whose worker is done, waiting for their sink work (`finish`). */
   private settling = 0;
-  private readonly counters = { parsed: 0, failed: 0, timeouts: 0, outOfMemory: 0, crashes: 0, restarts: 0 };
+  private readonly counters = { parsed: 0, failed: 0, timeouts: 0, outOfMemory: 0, crashes: 0, restarts: 0, spareStarts: 0 };
 
   constructor(opts: ParserPoolOptions = {}) {
-    this.size = Math.max(1, Math.floor(opts.size ?? availableParallelism()));
+    this.size = Math.max(1, Math.floor(opts.size ?? defaultParserWorkers()));
+    this.spares = Math.max(0, Math.floor(opts.spares ?? 1));
+    this.slowParseMs = opts.slowParseMs ?? SLOW_PARSE_MS;
     this.defaults = opts.limits ?? {};
     this.heapMb = resolveLimits(this.defaults).workerHeapMb;
     this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
@@ -101,7 +133,7 @@ export class ParserPool {
 
   /** Resolves once every worker has started (or the pool gave up starting them). */
   ready(): Promise<void> {
-    if (this.slots.length > 0 && this.slots.every((s) => s.ready)) return Promise.resolve();
+    if (this.keptReady()) return Promise.resolve();
     return new Promise((resolve) => {
       this.readyWaiters.push(resolve);
       this.updateRefs();
@@ -111,7 +143,7 @@ export class ParserPool {
   stats(): ParserPoolStats {
     const aheadByWorker = this.slots.map((s) => s.ahead.length);
     const ahead = aheadByWorker.reduce((a, b) => a + b, 0);
-    return { size: this.size, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length + ahead, ahead, aheadByWorker, ...this.counters };
+    return { size: this.size, spares: this.slots.filter((s) => s.spare).length, busy: this.slots.filter((s) => s.job).length, queued: this.queue.length + ahead, ahead, aheadByWorker, ...this.counters };
   }
 
   /**
@@ -129,8 +161,61 @@ export class ParserPool {
       this.queue.push(new PoolJob(this.nextId++, raw, limits, options.sink, [...(options.extraHeaders ?? [])], options.display === true, options.omitHtml === true, resolve));
       this.fill();
       this.dispatch();
+      this.startSpareIfHeld();
       this.updateRefs();
     });
+  }
+
+  /** Every kept worker has started (spares come and go). */
+  private keptReady(): boolean {
+    const kept = this.slots.filter((s) => !s.spare);
+    return kept.length > 0 && kept.every((s) => s.ready);
+  }
+
+  /** A parse that has run `slowParseMs` or longer holds its worker. */
+  private held(slot: Slot, now: number): boolean {
+    return slot.job !== null && now - slot.since >= this.slowParseMs;
+  }
+
+  /** Starts a spare worker when work waits and every kept worker is held by a slow parse. */
+  private startSpareIfHeld(): void {
+    if (this.closing || this.queue.length === 0) return;
+    if (this.slots.filter((s) => s.spare).length >= this.spares) return;
+    const now = performance.now();
+    const kept = this.slots.filter((s) => !s.spare && !s.dead);
+    if (kept.length === 0 || !kept.every((s) => this.held(s, now))) return;
+    this.counters.spareStarts++;
+    this.spawn(true);
+  }
+
+  /** Checks again when the earliest running parse that is not yet slow becomes slow. */
+  private armSlowTimer(): void {
+    if (this.slowTimer || this.spares === 0) return;
+    const now = performance.now();
+    let at = Infinity;
+    for (const s of this.slots) if (s.job && !this.held(s, now)) at = Math.min(at, s.since + this.slowParseMs);
+    if (at === Infinity) return;
+    this.slowTimer = setTimeout(
+      () => {
+        this.slowTimer = null;
+        this.startSpareIfHeld();
+        this.armSlowTimer();
+      },
+      Math.max(1, Math.ceil(at - now)),
+    );
+    this.slowTimer.unref();
+  }
+
+  /** A spare with nothing to do stops, unless a kept worker is still held and work may come. */
+  private retireIdleSpares(): void {
+    if (this.queue.length > 0) return;
+    const now = performance.now();
+    if (this.slots.some((s) => !s.spare && !s.dead && this.held(s, now))) return;
+    for (const s of this.slots) {
+      if (!s.spare || !s.ready || s.dead || s.job || s.ahead.length > 0) continue;
+      s.ready = false;
+      void s.worker.terminate();
+    }
   }
 
   /** Workers keep the process alive only while there is work (queued or running). */
@@ -149,6 +234,8 @@ export class ParserPool {
    */
   async close(opts: { drain?: boolean } = {}): Promise<void> {
     this.closing = true;
+    if (this.slowTimer) clearTimeout(this.slowTimer);
+    this.slowTimer = null;
     if (opts.drain === false) {
       for (const job of this.queue.splice(0)) job.resolve(closed());
       // Sent ahead but not started: the worker drops them.
@@ -174,17 +261,17 @@ export class ParserPool {
 
   private fill(): void {
     // While closing, workers are still replaced as long as accepted work waits (drain).
-    while ((!this.closing || this.queue.length > 0) && this.slots.length < this.size) this.spawn();
+    while ((!this.closing || this.queue.length > 0) && this.slots.filter((s) => !s.spare).length < this.size) this.spawn(false);
   }
 
   private wakeIdle(): void {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private spawn(): void {
+  private spawn(spare: boolean): void {
     const worker = startParserWorker(this.workerUrl, this.heapMb);
     worker.unref();
-    const slot: Slot = { worker, ready: false, dead: false, job: null, ahead: [], lastError: null };
+    const slot: Slot = { worker, ready: false, dead: false, spare, job: null, since: 0, ahead: [], lastError: null };
     this.slots.push(slot);
     worker.on('message', (msg: FromWorker) => this.onMessage(slot, msg));
     worker.on('error', (err: Error & { code?: string }) => {
@@ -216,6 +303,11 @@ export class ParserPool {
       void this.finish(slot, job, { ok: false, failure });
     }
     this.wakeIdle();
+    if (slot.spare) {
+      // Stopped because nothing waited, or killed over its job's time limit: never replaced.
+      this.dispatch();
+      return;
+    }
     if (this.closing && this.queue.length === 0) return;
     if (!slot.ready) this.startupFailures++;
     if (this.startupFailures >= 3) {
@@ -232,10 +324,13 @@ export class ParserPool {
 
   private dispatch(): void {
     for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
+      if (this.queue.length === 0) break;
       if (!slot.ready || slot.dead || slot.job) continue;
       this.start(slot, this.queue.shift()!);
     }
+    this.retireIdleSpares();
+    if (this.queue.length === 0) return;
+    const now = performance.now();
     // Every worker busy: send each next whole message ahead to the worker with the least queued
     // (by bytes, a parse's cost), within each one's bounds. Always the first busy worker instead
     // would leave the other idle once its job ended: the queue would be empty, all sent ahead.
@@ -245,7 +340,8 @@ export class ParserPool {
       let target: Slot | null = null;
       let targetBytes = Infinity;
       for (const slot of this.slots) {
-        if (!slot.ready || slot.dead || !slot.job || slot.ahead.length >= AHEAD_JOBS) continue;
+        // Never behind a slow parse (it may run to its time limit), nor to a spare (it stops soon).
+        if (!slot.ready || slot.dead || !slot.job || slot.spare || slot.ahead.length >= AHEAD_JOBS || this.held(slot, now)) continue;
         const bytes = aheadBytes(slot);
         if (bytes + next.raw.length <= AHEAD_BYTES && bytes < targetBytes) {
           target = slot;
@@ -287,6 +383,8 @@ export class ParserPool {
   /** `job` is now the one its worker runs: its time limit starts. */
   private begin(slot: Slot, job: PoolJob): void {
     slot.job = job;
+    slot.since = performance.now();
+    this.armSlowTimer();
     this.updateRefs();
     const known = job.raw instanceof Uint8Array ? job.raw.length : 0;
     job.budget = new TimeBudget({
@@ -356,7 +454,7 @@ export class ParserPool {
     if (msg.type === 'ready') {
       slot.ready = true;
       this.startupFailures = 0;
-      if (this.slots.every((s) => s.ready)) for (const w of this.readyWaiters.splice(0)) w();
+      if (this.keptReady()) for (const w of this.readyWaiters.splice(0)) w();
       this.dispatch();
       this.updateRefs();
       return;

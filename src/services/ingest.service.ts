@@ -164,7 +164,7 @@ export class IngestService {
   }
 
   /**
-   * Parses up to PARALLEL messages at once (both parser workers busy while the main thread files)
+   * Parses up to PARALLEL messages at once (the parser workers busy while the main thread files)
    * and files them one by one in their arrival order, so a reply that arrived after its original
    * still threads into the conversation the original created. False when any should be retried.
    */
