@@ -5,8 +5,9 @@
  * - a memory limit per worker (`resourceLimits`), an out-of-memory worker fails only its message,
  * - one worker per core beyond the first by default (`defaultParserWorkers`): the main thread
  *   needs a core of its own (it stores, files, routes and serves the API), and a worker more than
- *   the cores left only adds its own warm-up and contention (measured: one worker on two cores
- *   filed a cold backlog faster than two, in every alternated run),
+ *   the cores left only adds its own warm-up and contention (measured on two cores, a cold
+ *   backlog: one worker spent ~10 % less CPU a message than two, and the API answered 3-4 times
+ *   sooner meanwhile),
  * - a spare worker while every worker is held by a slow parse (longer than `slowParseMs`) and work
  *   waits, so one hostile or huge message never stops the rest (the agent's display of another
  *   message, the next messages of the backlog); it stops once nothing waits,
