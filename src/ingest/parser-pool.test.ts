@@ -182,6 +182,20 @@ describe('ParserPool', () => {
   });
 });
 
+/** A message whose bytes stop coming until `release()`: its parse holds a worker until then. */
+function heldMessage(): { stream: AsyncIterable<Uint8Array>; release: () => void } {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  async function* stream() {
+    yield Buffer.from('From: a@example.com\r\nSubject: held\r\n\r\n');
+    await gate;
+    yield Buffer.from('the rest\r\n');
+  }
+  return { stream: stream(), release };
+}
+
 describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
   it('keeps one worker per core beyond the main thread, at least one', () => {
     expect([1, 2, 3, 8].map((cores) => defaultParserWorkers(cores))).toEqual([1, 1, 2, 7]);
@@ -189,23 +203,14 @@ describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
 
   it('starts a spare worker while every worker is held by a slow parse, so what waits is not stuck behind it, and stops it after', async () => {
     const pool = new ParserPool({ size: 1, slowParseMs: 50 });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { stream: held, release } = heldMessage();
     try {
       await pool.ready();
-      // A message whose bytes stop coming: its parse holds the only worker until they do.
-      async function* held() {
-        yield Buffer.from('From: a@example.com\r\nSubject: held\r\n\r\n');
-        await gate;
-        yield Buffer.from('the rest\r\n');
-      }
       async function* streamed() {
         yield small;
       }
       const limits = { timeoutMs: 60_000, maxSinkWaitMs: 60_000 };
-      const slow = pool.parse(held(), { limits });
+      const slow = pool.parse(held, { limits });
       let slowDone = false;
       void slow.then(() => (slowDone = true));
       // Waiting in the pool's queue when the running parse becomes slow: the pool's own check
@@ -235,17 +240,10 @@ describe('ParserPool: stuck, crashing and memory-hungry workers', () => {
   it('starts no spare while the worker keeps up, nor when spares are turned off', async () => {
     const off = new ParserPool({ size: 1, slowParseMs: 50, spares: 0 });
     const quick = new ParserPool({ size: 1 });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const { stream: held, release } = heldMessage();
     try {
       await off.ready();
-      async function* held() {
-        yield Buffer.from('From: a@example.com\r\nSubject: held\r\n\r\n');
-        await gate;
-      }
-      const slow = off.parse(held(), { limits: { timeoutMs: 60_000, maxSinkWaitMs: 60_000 } });
+      const slow = off.parse(held, { limits: { timeoutMs: 60_000, maxSinkWaitMs: 60_000 } });
       const behind = off.parse(small);
       await new Promise((resolve) => setTimeout(resolve, 150));
       // Sent ahead before the parse became slow; one arriving after it did waits in the pool.
