@@ -191,6 +191,8 @@ export class Runtime {
 
       mail = await startMailPath(core, logger, opts);
       const metrics = new Metrics();
+      const pool = mail.pool;
+      metrics.watchParserPool(() => pool.stats());
       const hub = new WebSocketHub(core.bus, metrics);
       const localToken = randomBytes(32).toString('base64url');
       const auth = new AuthService({ store: core.store, users: core.users }, localToken);

@@ -1,5 +1,6 @@
 /** Prometheus metrics on a registry of the server's own (several servers can share a process in tests). */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ParserPoolStats } from '../ingest/index.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -18,5 +19,47 @@ export class Metrics {
     });
     this.wsClients = new Gauge({ name: 'mailroom_websocket_clients', help: 'Open WebSocket connections', registers: [this.registry] });
     this.configApplies = new Counter({ name: 'mailroom_config_applies_total', help: 'Config applies by result', labelNames: ['result'], registers: [this.registry] });
+  }
+
+  /**
+   * The parser pool, read at each scrape: its workers (a spare runs while a slow parse holds every
+   * kept worker), its jobs, and what became of the messages it was given (timeouts, out of
+   * memory and crashes are messages quarantined for it).
+   */
+  watchParserPool(stats: () => ParserPoolStats): void {
+    new Gauge({
+      name: 'mailroom_parser_workers',
+      help: 'Parser worker threads: kept (one per core beyond the first) and spare',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        const s = stats();
+        this.set({ kind: 'kept' }, s.size);
+        this.set({ kind: 'spare' }, s.spares);
+      },
+    });
+    new Gauge({
+      name: 'mailroom_parser_jobs',
+      help: 'Parses running and waiting',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const s = stats();
+        this.set({ state: 'running' }, s.busy);
+        this.set({ state: 'waiting' }, s.queued);
+      },
+    });
+    new Counter({
+      name: 'mailroom_parser_events_total',
+      help: 'Parser pool events since the server started: messages parsed or failed (of which timeouts, out of memory, crashes), workers restarted, spares started',
+      labelNames: ['event'],
+      registers: [this.registry],
+      collect() {
+        const s = stats();
+        this.reset();
+        const events = { parsed: s.parsed, failed: s.failed, timeout: s.timeouts, out_of_memory: s.outOfMemory, crash: s.crashes, restart: s.restarts, spare_start: s.spareStarts };
+        for (const [event, n] of Object.entries(events)) this.inc({ event }, n);
+      },
+    });
   }
 }

@@ -206,6 +206,12 @@ describe.each(DATABASE_KINDS)('HTTP API on %s', (kind) => {
     expect(m.status).toBe(200);
     expect(m.text).toContain('mailroom_http_request_duration_seconds_bucket');
     expect(m.text).toContain('mailroom_process_resident_memory_bytes');
+    // The parser pool, read at the scrape: its kept workers (one per core beyond the first) and counters.
+    expect(m.text).toMatch(/^mailroom_parser_workers\{kind="kept"\} [1-9]\d*$/m);
+    expect(m.text).toMatch(/^mailroom_parser_workers\{kind="spare"\} 0$/m);
+    expect(m.text).toMatch(/^mailroom_parser_jobs\{state="waiting"\} \d+$/m);
+    expect(m.text).toMatch(/^mailroom_parser_events_total\{event="spare_start"\} 0$/m);
+    expect(m.text).toMatch(/^mailroom_parser_events_total\{event="parsed"\} \d+$/m);
   });
 
   it('never shows a secret in an API answer or a log line', async () => {
