@@ -27,33 +27,25 @@ export class Metrics {
    * memory and crashes are messages quarantined for it).
    */
   watchParserPool(stats: () => ParserPoolStats): void {
-    new Gauge({
-      name: 'mailroom_parser_workers',
-      help: 'Parser worker threads: kept (one per core beyond the first) and spare',
-      labelNames: ['kind'],
-      registers: [this.registry],
-      collect() {
-        const s = stats();
-        this.set({ kind: 'kept' }, s.size);
-        this.set({ kind: 'spare' }, s.spares);
-      },
-    });
-    new Gauge({
-      name: 'mailroom_parser_jobs',
-      help: 'Parses running and waiting',
-      labelNames: ['state'],
-      registers: [this.registry],
-      collect() {
-        const s = stats();
-        this.set({ state: 'running' }, s.busy);
-        this.set({ state: 'waiting' }, s.queued);
-      },
-    });
+    const registers = [this.registry];
+    /** One gauge whose label's values are read from the stats at each scrape. */
+    const gauge = (name: string, help: string, label: string, read: (s: ParserPoolStats) => Record<string, number>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          for (const [value, n] of Object.entries(read(stats()))) this.set({ [label]: value }, n);
+        },
+      });
+    gauge('mailroom_parser_workers', 'Parser worker threads: kept (one per core beyond the first) and spare', 'kind', (s) => ({ kept: s.size, spare: s.spares }));
+    gauge('mailroom_parser_jobs', 'Parses running and waiting', 'state', (s) => ({ running: s.busy, waiting: s.queued }));
     new Counter({
       name: 'mailroom_parser_events_total',
       help: 'Parser pool events since the server started: messages parsed or failed (of which timeouts, out of memory, crashes), workers restarted, spares started',
       labelNames: ['event'],
-      registers: [this.registry],
+      registers,
       collect() {
         const s = stats();
         this.reset();
