@@ -31,6 +31,7 @@ import { AHEAD_BYTES, AHEAD_JOBS, INPUT_CHUNK_BYTES, INPUT_WINDOW_BYTES, type Fr
 import { defaultWorkerUrl, startParserWorker } from './parser-worker-launcher.js';
 import { PoolJob } from './pool-job.js';
 import { resolveLimits, timeLimitFor, type ParseFailure, type ParseLimits, type ParseOptions, type ParseResult, type RawMessage } from './parse-types.js';
+import { SpareWorkers } from './spare-workers.js';
 import { TimeBudget } from './time-budget.js';
 
 /** Workers for a machine of `cores` cores: one per core beyond the main thread's, at least one. */
@@ -103,10 +104,7 @@ const aheadBytes = (slot: Slot): number => slot.ahead.reduce((n, j) => n + (j.ra
 
 export class ParserPool {
   private readonly size: number;
-  private readonly spares: number;
-  private readonly slowParseMs: number;
-  /** Armed while a parse runs: checks when the earliest running parse becomes slow. */
-  private slowTimer: NodeJS.Timeout | null = null;
+  private readonly spares: SpareWorkers<Slot>;
   private readonly defaults: Partial<ParseLimits>;
   private readonly heapMb: number;
   private readonly workerUrl: URL;
@@ -124,8 +122,22 @@ export class ParserPool {
 
   constructor(opts: ParserPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(opts.size ?? defaultParserWorkers()));
-    this.spares = Math.max(0, Math.floor(opts.spares ?? 1));
-    this.slowParseMs = opts.slowParseMs ?? SLOW_PARSE_MS;
+    this.spares = new SpareWorkers<Slot>({
+      slowParseMs: opts.slowParseMs ?? SLOW_PARSE_MS,
+      max: Math.max(0, Math.floor(opts.spares ?? 1)),
+      slots: () => this.slots,
+      waiting: () => this.queue.length,
+      start: () => {
+        // A closing pool drains with the workers it has.
+        if (this.closing) return;
+        this.counters.spareStarts++;
+        this.spawn(true);
+      },
+      stop: (slot) => {
+        slot.ready = false;
+        void slot.worker.terminate();
+      },
+    });
     this.defaults = opts.limits ?? {};
     this.heapMb = resolveLimits(this.defaults).workerHeapMb;
     this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
@@ -162,7 +174,7 @@ export class ParserPool {
       this.queue.push(new PoolJob(this.nextId++, raw, limits, options.sink, [...(options.extraHeaders ?? [])], options.display === true, options.omitHtml === true, resolve));
       this.fill();
       this.dispatch();
-      this.startSpareIfHeld();
+      this.spares.startIfHeld();
       this.updateRefs();
     });
   }
@@ -171,52 +183,6 @@ export class ParserPool {
   private keptReady(): boolean {
     const kept = this.slots.filter((s) => !s.spare);
     return kept.length > 0 && kept.every((s) => s.ready);
-  }
-
-  /** A parse that has run `slowParseMs` or longer holds its worker. */
-  private held(slot: Slot, now: number): boolean {
-    return slot.job !== null && now - slot.since >= this.slowParseMs;
-  }
-
-  /** Starts a spare worker when work waits and every kept worker is held by a slow parse. */
-  private startSpareIfHeld(): void {
-    if (this.closing || this.queue.length === 0) return;
-    if (this.slots.filter((s) => s.spare).length >= this.spares) return;
-    const now = performance.now();
-    const kept = this.slots.filter((s) => !s.spare && !s.dead);
-    if (kept.length === 0 || !kept.every((s) => this.held(s, now))) return;
-    this.counters.spareStarts++;
-    this.spawn(true);
-  }
-
-  /** Checks again when the earliest running parse that is not yet slow becomes slow. */
-  private armSlowTimer(): void {
-    if (this.slowTimer || this.spares === 0) return;
-    const now = performance.now();
-    let at = Infinity;
-    for (const s of this.slots) if (s.job && !this.held(s, now)) at = Math.min(at, s.since + this.slowParseMs);
-    if (at === Infinity) return;
-    this.slowTimer = setTimeout(
-      () => {
-        this.slowTimer = null;
-        this.startSpareIfHeld();
-        this.armSlowTimer();
-      },
-      Math.max(1, Math.ceil(at - now)),
-    );
-    this.slowTimer.unref();
-  }
-
-  /** A spare with nothing to do stops, unless a kept worker is still held and work may come. */
-  private retireIdleSpares(): void {
-    if (this.queue.length > 0) return;
-    const now = performance.now();
-    if (this.slots.some((s) => !s.spare && !s.dead && this.held(s, now))) return;
-    for (const s of this.slots) {
-      if (!s.spare || !s.ready || s.dead || s.job || s.ahead.length > 0) continue;
-      s.ready = false;
-      void s.worker.terminate();
-    }
   }
 
   /** Workers keep the process alive only while there is work (queued or running). */
@@ -235,8 +201,7 @@ export class ParserPool {
    */
   async close(opts: { drain?: boolean } = {}): Promise<void> {
     this.closing = true;
-    if (this.slowTimer) clearTimeout(this.slowTimer);
-    this.slowTimer = null;
+    this.spares.cancel();
     if (opts.drain === false) {
       for (const job of this.queue.splice(0)) job.resolve(closed());
       // Sent ahead but not started: the worker drops them.
@@ -329,7 +294,7 @@ export class ParserPool {
       if (!slot.ready || slot.dead || slot.job) continue;
       this.start(slot, this.queue.shift()!);
     }
-    this.retireIdleSpares();
+    this.spares.retireIdle();
     if (this.queue.length === 0) return;
     const now = performance.now();
     // Every worker busy: send each next whole message ahead to the worker with the least queued
@@ -342,7 +307,7 @@ export class ParserPool {
       let targetBytes = Infinity;
       for (const slot of this.slots) {
         // Never behind a slow parse (it may run to its time limit), nor to a spare (it stops soon).
-        if (!slot.ready || slot.dead || !slot.job || slot.spare || slot.ahead.length >= AHEAD_JOBS || this.held(slot, now)) continue;
+        if (!slot.ready || slot.dead || !slot.job || slot.spare || slot.ahead.length >= AHEAD_JOBS || this.spares.held(slot, now)) continue;
         const bytes = aheadBytes(slot);
         if (bytes + next.raw.length <= AHEAD_BYTES && bytes < targetBytes) {
           target = slot;
@@ -385,7 +350,7 @@ export class ParserPool {
   private begin(slot: Slot, job: PoolJob): void {
     slot.job = job;
     slot.since = performance.now();
-    this.armSlowTimer();
+    this.spares.arm();
     this.updateRefs();
     const known = job.raw instanceof Uint8Array ? job.raw.length : 0;
     job.budget = new TimeBudget({
