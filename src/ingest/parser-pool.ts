@@ -179,9 +179,14 @@ export class ParserPool {
     });
   }
 
-  /** Every kept worker has started (spares come and go). */
+  /** The workers the pool keeps running (spares come and go). */
+  private kept(): Slot[] {
+    return this.slots.filter((s) => !s.spare);
+  }
+
+  /** Every kept worker has started. */
   private keptReady(): boolean {
-    const kept = this.slots.filter((s) => !s.spare);
+    const kept = this.kept();
     return kept.length > 0 && kept.every((s) => s.ready);
   }
 
@@ -227,7 +232,7 @@ export class ParserPool {
 
   private fill(): void {
     // While closing, workers are still replaced as long as accepted work waits (drain).
-    while ((!this.closing || this.queue.length > 0) && this.slots.filter((s) => !s.spare).length < this.size) this.spawn(false);
+    while ((!this.closing || this.queue.length > 0) && this.kept().length < this.size) this.spawn(false);
   }
 
   private wakeIdle(): void {

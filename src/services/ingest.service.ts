@@ -66,8 +66,8 @@ interface PassLookups {
 const newPass = (): PassLookups => ({ mailboxes: new Map(), queues: new Map() });
 
 /**
- * Messages read per pass, and how many of them are parsed ahead of the one being filed (both
- * workers kept busy while the main thread files), as long as their raw sizes together stay
+ * Messages read per pass, and how many of them are parsed ahead of the one being filed (the
+ * parser workers kept busy while the main thread files), as long as their raw sizes together stay
  * within PARALLEL_BYTES (a backlog of 50 MB messages is taken one at a time). Consecutive
  * messages are filed together, up to GROUP in one transaction: on a backlog one commit and
  * four statements per message were most of the filing's time (a round trip each, and on
