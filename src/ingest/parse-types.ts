@@ -224,6 +224,13 @@ export interface ParseLimits {
   maxDisplayHtmlChars: number;
   /** Pool only: the worker's V8 old-generation heap, MB (`resourceLimits.maxOldGenerationSizeMb`). */
   workerHeapMb: number;
+  /**
+   * Pool only: the worker's V8 young generation, MB (`resourceLimits.maxYoungGenerationSizeMb`),
+   * where a parse's short-lived objects are made. Larger means fewer, cheaper collections and a
+   * larger RSS: on the corpus, 128 against 16 parses with a fifth to a quarter less CPU (the worker's
+   * and V8's helper thread's) for ~100 MB more RSS per worker (`bench/results/parser-worker-young.md`).
+   */
+  workerYoungMb: number;
 }
 
 export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({
@@ -243,6 +250,7 @@ export const DEFAULT_PARSE_LIMITS: Readonly<ParseLimits> = Object.freeze({
   maxHtmlToTextChars: 2_000_000,
   maxDisplayHtmlChars: 2_000_000,
   workerHeapMb: 256,
+  workerYoungMb: 128,
 });
 
 /**

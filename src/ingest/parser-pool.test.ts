@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { bigAttachmentMessage, bigTextMessage, rawMessage } from './fixtures/test-messages.js';
 import { parseMessage } from './mime-parser.js';
 import { defaultParserWorkers, ParserPool } from './parser-pool.js';
-import type { AttachmentInfo, ParseFailure, ParseResult } from './parse-types.js';
+import { DEFAULT_PARSE_LIMITS, type AttachmentInfo, type ParseFailure, type ParseResult } from './parse-types.js';
 
 const small = rawMessage({ From: 'Ann <ann@example.com>', Subject: 'hello', 'Message-ID': '<s1@example.com>' }, 'Hi there\r\n');
 
@@ -33,6 +37,34 @@ describe('ParserPool', () => {
     const [kept, omitted] = await Promise.all([pool.parse(html), pool.parse(html, { omitHtml: true })]);
     expect(kept.ok && kept.message).toMatchObject({ html: expect.stringContaining('<b>there</b>'), hasHtml: true });
     expect(omitted.ok && omitted.message).toMatchObject({ html: null, hasHtml: true, text: expect.stringContaining('Hello there') });
+  });
+
+  it('starts its workers with the heap sizes of its limits (old and young generation)', async () => {
+    // A stand-in worker that answers every job with the resource limits it was started with.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mailroom-limits-'));
+    const entry = path.join(dir, 'limits-worker.mjs');
+    await writeFile(
+      entry,
+      `import { parentPort, resourceLimits } from 'node:worker_threads';
+parentPort.postMessage({ type: 'ready' });
+parentPort.on('message', (m) => {
+  if (m.type === 'job') parentPort.postMessage({ type: 'done', id: m.id, result: { ok: false, failure: { code: 'PARSE_MALFORMED', reason: JSON.stringify(resourceLimits), retryable: false } } });
+});
+`,
+    );
+    const sized = (limits: { workerHeapMb?: number; workerYoungMb?: number }) => new ParserPool({ size: 1, spares: 0, workerUrl: pathToFileURL(entry), limits });
+    try {
+      for (const [pool, old, young] of [
+        [sized({ workerHeapMb: 96, workerYoungMb: 48 }), 96, 48],
+        [sized({}), DEFAULT_PARSE_LIMITS.workerHeapMb, DEFAULT_PARSE_LIMITS.workerYoungMb],
+      ] as const) {
+        const told = JSON.parse(failureOf(await pool.parse(small)).reason) as Record<string, number>;
+        await pool.close();
+        expect(told).toMatchObject({ maxOldGenerationSizeMb: old, maxYoungGenerationSizeMb: young });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('parses more messages than workers concurrently', async () => {

@@ -49,7 +49,7 @@ export interface ParserPoolOptions {
   spares?: number;
   /** How long a parse runs before its worker counts as held (ms); default 500. */
   slowParseMs?: number;
-  /** Defaults for every parse; a parse's own `limits` override them. `workerHeapMb` is read here only. */
+  /** Defaults for every parse; a parse's own `limits` override them. `workerHeapMb` and `workerYoungMb` are read here only. */
   limits?: Partial<ParseLimits>;
   /**
    * The worker entry module. Default: `parser-worker.js` beside this file, or `parser-worker.ts`
@@ -107,6 +107,7 @@ export class ParserPool {
   private readonly spares: SpareWorkers<Slot>;
   private readonly defaults: Partial<ParseLimits>;
   private readonly heapMb: number;
+  private readonly youngMb: number;
   private readonly workerUrl: URL;
   private readonly slots: Slot[] = [];
   private readonly queue: PoolJob[] = [];
@@ -139,7 +140,7 @@ export class ParserPool {
       },
     });
     this.defaults = opts.limits ?? {};
-    this.heapMb = resolveLimits(this.defaults).workerHeapMb;
+    ({ workerHeapMb: this.heapMb, workerYoungMb: this.youngMb } = resolveLimits(this.defaults));
     this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
     this.fill();
   }
@@ -240,7 +241,7 @@ export class ParserPool {
   }
 
   private spawn(spare: boolean): void {
-    const worker = startParserWorker(this.workerUrl, this.heapMb);
+    const worker = startParserWorker(this.workerUrl, this.heapMb, this.youngMb);
     worker.unref();
     const slot: Slot = { worker, ready: false, dead: false, spare, job: null, since: 0, ahead: [], lastError: null };
     this.slots.push(slot);

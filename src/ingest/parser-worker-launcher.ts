@@ -50,12 +50,12 @@ export function workerExecArgv(processArgv: readonly string[]): string[] {
 }
 
 /**
- * Starts a worker on `entry` with a V8 heap of `heapMb` (old generation). The young generation is
- * kept small: it bounds the garbage a worker holds between collections, i.e. the RSS a large
- * message adds, at a small cost in throughput.
+ * Starts a worker on `entry` with a V8 heap of `heapMb` (old generation, the limit a hostile
+ * message runs into) and a young generation of `youngMb` (`ParseLimits.workerYoungMb`: the
+ * garbage a worker may hold between collections, traded against their cost).
  */
-export function startParserWorker(entry: URL, heapMb: number): Worker {
-  const resourceLimits = { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
+export function startParserWorker(entry: URL, heapMb: number, youngMb: number): Worker {
+  const resourceLimits = { maxOldGenerationSizeMb: heapMb, maxYoungGenerationSizeMb: youngMb, stackSizeMb: 4 };
   if (entry.pathname.endsWith('.ts')) return new Worker(tsxBootstrap(entry), { eval: true, resourceLimits });
   return new Worker(entry, { resourceLimits, execArgv: workerExecArgv(process.execArgv) });
 }
