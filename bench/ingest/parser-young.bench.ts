@@ -15,35 +15,15 @@
  *
  * `node --import tsx --expose-gc bench/run.ts parser-young [--quick]`
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { round, type Bench } from '../lib/report.js';
+import { threadCpuMs } from '../lib/thread-cpu.js';
 import { ParserPool } from '../../src/ingest/parser-pool.js';
 import type { AttachmentSink } from '../../src/ingest/parse-types.js';
 import { rawMessage } from '../../src/ingest/fixtures/test-messages.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 
 const SIZES = [16, 64, 128] as const;
-
-/** CPU of each thread of this process by thread id, ms (Linux /proc; empty elsewhere). */
-function threadCpuMs(): Map<string, number> {
-  const out = new Map<string, number>();
-  let tids: string[] = [];
-  try {
-    tids = readdirSync('/proc/self/task');
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, (Number(f[11]) + Number(f[12])) * 10);
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out;
-}
 
 const dropSink: AttachmentSink = { begin: () => ({ write: () => undefined, end: () => undefined }) };
 

@@ -33,7 +33,7 @@
  * PostgreSQL server first (results in `ingest-throughput-postgres-first`).
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -53,6 +53,7 @@ import { benchPostgresDatabase } from '../lib/postgres.js';
 import { percentile, round, type Bench } from '../lib/report.js';
 import { corpusFiles, hasCorpus } from '../../test/helpers/corpus.js';
 import { built } from '../lib/built.js';
+import { threadCpuMs } from '../lib/thread-cpu.js';
 import { SERVER_NODE_FLAGS, warnWithoutServerFlags } from '../lib/server-flags.js';
 import { fetchAndParse, type FetchParseRun, type Mailbox } from './fetch-parse.mjs';
 
@@ -97,30 +98,6 @@ function coldBaseline(dovecot: DovecotPeer): Promise<FetchParseRun> {
 function cpuMs(since: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
-}
-
-/**
- * CPU time of each thread of this process (Linux: /proc/self/task/<tid>/stat, utime + stime in
- * clock ticks of 10 ms), by thread id. Empty where /proc is not there.
- */
-function threadCpuMs(): Map<string, number> {
-  const out = new Map<string, number>();
-  let tids: string[];
-  try {
-    tids = readdirSync('/proc/self/task');
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(tid, (Number(fields[11]) + Number(fields[12])) * 10);
-    } catch {
-      // The thread ended meanwhile.
-    }
-  }
-  return out;
 }
 
 /**
